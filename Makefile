@@ -1,0 +1,92 @@
+# anfitrion: a bare-metal type-1 hypervisor for x86-64 (VT-x + EPT).
+# Targets: make (build/anfitrion.elf), make iso, make run [EMU=qemu], make test, make bench, make clean.
+
+BUILD   := build
+CC      := gcc
+HOSTCC  := gcc
+LD      := ld
+PYTHON  := python3
+VERSION := 0.1.0
+EMU     ?= bochs
+
+# Kernel: identity-mapped below 2 GiB, so the small code model without PIC suffices.
+KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. \
+	-ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-builtin \
+	-mno-red-zone -mno-sse -mno-sse2 -mno-mmx -mno-avx -mno-80387 -mcmodel=small \
+	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables -fno-strict-aliasing \
+	-DANFITRION_VERSION='"$(VERSION)"'
+KASFLAGS := -I. -D__ASSEMBLY__
+KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack -T linker.ld
+
+# Explicit object lists, one line per subsystem.
+BOOT_OBJS    := boot/multiboot.o boot/entry.o
+KERNEL_OBJS  := kernel/main.o kernel/string.o kernel/printf.o kernel/log.o kernel/bootinfo.o \
+	kernel/options.o kernel/frame.o kernel/paging.o kernel/gdt.o kernel/idt.o kernel/isr.o \
+	kernel/panic.o kernel/console.o kernel/shell.o kernel/shell_cmds.o kernel/time.o \
+	kernel/hv.o
+DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o drivers/acpi.o \
+	drivers/timer.o
+VMX_OBJS     := vmx/caps.o vmx/vmx.o
+VDEV_OBJS    :=
+LOADER_OBJS  :=
+
+KOBJS := $(addprefix $(BUILD)/,$(BOOT_OBJS) $(KERNEL_OBJS) $(DRIVER_OBJS) $(VMX_OBJS) \
+	$(VDEV_OBJS) $(LOADER_OBJS))
+
+all: $(BUILD)/anfitrion.elf guests
+
+$(BUILD)/anfitrion.elf: $(KOBJS) linker.ld
+	$(LD) $(KLDFLAGS) -o $@ $(KOBJS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KASFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(KOBJS:.o=.d)
+
+include guest/guest.mk
+include tests/unit/unit.mk
+
+guests: $(GUEST_ELFS)
+
+# ISO images: the default one from iso/grub.cfg, and one per tests/iso/NAME.cfg.
+ISO_FILES := $(BUILD)/anfitrion.elf $(GUEST_ELFS)
+define make_iso
+	@rm -rf $@.d && mkdir -p $@.d/boot/grub $@.d/boot/guests $@.d/boot/tests
+	cp $(BUILD)/anfitrion.elf $@.d/boot/
+	cp $(filter $(BUILD)/guests/%,$(GUEST_ELFS)) $@.d/boot/guests/ 2>/dev/null || true
+	cp $(filter $(BUILD)/tests/guests/%,$(GUEST_ELFS)) $@.d/boot/tests/ 2>/dev/null || true
+	cp $(1) $@.d/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $@.d >$@.log 2>&1 || (cat $@.log; false)
+	@rm -rf $@.d
+endef
+
+iso: $(BUILD)/anfitrion.iso
+$(BUILD)/anfitrion.iso: iso/grub.cfg $(ISO_FILES)
+	$(call make_iso,iso/grub.cfg)
+
+TEST_ISOS := $(patsubst tests/iso/%.cfg,$(BUILD)/tests/iso/%.iso,$(wildcard tests/iso/*.cfg))
+$(BUILD)/tests/iso/%.iso: tests/iso/%.cfg $(ISO_FILES)
+	@mkdir -p $(dir $@)
+	$(call make_iso,$<)
+
+deps:
+	@.ci/deps
+
+run: deps iso
+	$(PYTHON) tests/emu.py run --emu $(EMU) --iso $(BUILD)/anfitrion.iso
+
+test: deps all $(UNIT_BINS) $(TEST_ISOS)
+	$(PYTHON) tests/run.py $(TESTFLAGS)
+
+bench: deps all iso
+	$(PYTHON) tests/bench.py
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all guests iso deps run test bench clean
