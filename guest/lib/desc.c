@@ -1,0 +1,145 @@
+/* Descriptor tables, the interrupt dispatcher and expected-exception recovery for guests. */
+#include "arch.h"
+#include "desc.h"
+#include "pic.h"
+#include "printf.h"
+
+struct jmp_ctx {
+    uint32_t ebx, esi, edi, ebp, esp, eip, eflags;
+};
+int guest_setjmp(struct jmp_ctx *ctx) __attribute__((returns_twice));
+void guest_longjmp(struct jmp_ctx *ctx, int val) __attribute__((noreturn));
+
+struct idt_gate {
+    uint16_t offset_lo;
+    uint16_t selector;
+    uint8_t zero;
+    uint8_t type_attr;
+    uint16_t offset_hi;
+} __attribute__((packed));
+_Static_assert(sizeof(struct idt_gate) == 8, "IDT gates are 8 bytes");
+
+struct table_ptr {
+    uint16_t limit;
+    uint32_t base;
+} __attribute__((packed));
+
+/* Null, ring-0 flat code (base 0, 4 GiB, 32-bit), ring-0 flat data. */
+static const uint64_t gdt[3] __attribute__((aligned(8))) = {
+    0,
+    0x00cf9a000000ffffull,
+    0x00cf92000000ffffull,
+};
+
+static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(8)));
+extern const uint32_t isr_stub_table[IDT_VECTORS];
+static irq_handler_fn irq_handlers[16];
+
+static struct jmp_ctx try_ctx;
+static volatile bool try_armed;
+static volatile uint32_t try_vector, try_error;
+
+bool guest_is_test;
+
+void gdt_init(void)
+{
+    struct table_ptr p = { sizeof(gdt) - 1, (uint32_t)gdt };
+    __asm__ volatile(
+        "lgdt %0\n\t"
+        "ljmp %1, $1f\n"
+        "1:\n\t"
+        "mov %2, %%ax\n\t"
+        "mov %%ax, %%ds\n\t"
+        "mov %%ax, %%es\n\t"
+        "mov %%ax, %%fs\n\t"
+        "mov %%ax, %%gs\n\t"
+        "mov %%ax, %%ss\n\t"
+        : : "m"(p), "i"(GDT_CODE_SEL), "i"(GDT_DATA_SEL) : "eax", "memory");
+}
+
+void idt_init(void)
+{
+    for (unsigned v = 0; v < IDT_VECTORS; v++) {
+        idt[v].offset_lo = isr_stub_table[v] & 0xffff;
+        idt[v].selector = GDT_CODE_SEL;
+        idt[v].zero = 0;
+        idt[v].type_attr = 0x8e;        /* present, DPL 0, 32-bit interrupt gate: IF off inside */
+        idt[v].offset_hi = isr_stub_table[v] >> 16;
+    }
+    struct table_ptr p = { sizeof(idt) - 1, (uint32_t)idt };
+    __asm__ volatile("lidt %0" : : "m"(p) : "memory");
+}
+
+void idt_load_empty(void)
+{
+    struct table_ptr p = { 0, 0 };
+    __asm__ volatile("lidt %0" : : "m"(p) : "memory");
+}
+
+void irq_set_handler(unsigned irq, irq_handler_fn fn)
+{
+    if (irq < 16)
+        irq_handlers[irq] = fn;
+}
+
+const char *exception_name(unsigned vector)
+{
+    static const char *const names[32] = {
+        "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+        "#DF", "CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "rsvd15",
+        "#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "rsvd22", "rsvd23",
+        "rsvd24", "rsvd25", "rsvd26", "rsvd27", "#HV", "#VC", "#SX", "rsvd31",
+    };
+    return vector < 32 ? names[vector] : "vec";
+}
+
+int guest_try(void (*fn)(void *), void *arg)
+{
+    if (guest_setjmp(&try_ctx) != 0)
+        return (int)try_vector;
+    try_armed = true;
+    fn(arg);
+    try_armed = false;
+    return -1;
+}
+
+uint32_t guest_try_error(void)
+{
+    return try_error;
+}
+
+static void __attribute__((noreturn)) unexpected_exception(const struct int_frame *f)
+{
+    printf("unexpected exception %u (%s) at EIP=0x%08x err=0x%x",
+           f->vector, exception_name(f->vector), f->eip, f->error);
+    if (f->vector == VEC_PF)
+        printf(" CR2=0x%08x", read_cr2());
+    printf("\n  eax=%08x ebx=%08x ecx=%08x edx=%08x esi=%08x edi=%08x ebp=%08x eflags=%08x\n",
+           f->eax, f->ebx, f->ecx, f->edx, f->esi, f->edi, f->ebp, f->eflags);
+    if (guest_is_test)
+        printf("Test result: FAIL\n");
+    halt_forever();
+}
+
+/* Called by isr_common with the saved frame; returns the frame to resume. */
+struct int_frame *int_dispatch(struct int_frame *f);
+struct int_frame *int_dispatch(struct int_frame *f)
+{
+    if (f->vector < IRQ_VECTOR_BASE) {
+        if (try_armed) {
+            try_armed = false;
+            try_vector = f->vector;
+            try_error = f->error;
+            guest_longjmp(&try_ctx, 1);
+        }
+        unexpected_exception(f);
+    }
+    unsigned irq = f->vector - IRQ_VECTOR_BASE;
+    if (pic_is_spurious(irq))
+        return f;
+    struct int_frame *next = f;
+    if (irq_handlers[irq])
+        next = irq_handlers[irq](f);
+    pic_eoi(irq);
+    return next;
+}

@@ -1,0 +1,55 @@
+/*
+ * Descriptor tables and interrupt dispatch for guests: a flat GDT, an IDT
+ * with the 32 exception vectors and the 16 PIC IRQ vectors (32..47), and
+ * guest_try() to run code that is expected to fault.
+ */
+#ifndef GUEST_DESC_H
+#define GUEST_DESC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GDT_CODE_SEL    0x08
+#define GDT_DATA_SEL    0x10
+#define IRQ_VECTOR_BASE 32
+#define IDT_VECTORS     48
+
+#define VEC_DE  0
+#define VEC_UD  6
+#define VEC_DF  8
+#define VEC_GP  13
+#define VEC_PF  14
+
+/* What the stubs in entry.S push: pusha, then vector and error code, then the CPU's frame. */
+struct int_frame {
+    uint32_t edi, esi, ebp, esp_unused, ebx, edx, ecx, eax;
+    uint32_t vector, error;
+    uint32_t eip, cs, eflags;
+};
+_Static_assert(sizeof(struct int_frame) == 13 * 4, "int_frame must match isr_common");
+
+/* An IRQ handler: returns the frame to resume, f itself or another task's saved frame. */
+typedef struct int_frame *(*irq_handler_fn)(struct int_frame *f);
+
+/* Load our GDT and reload every segment register. */
+void gdt_init(void);
+/* Fill and load the IDT: vectors 0..47, interrupt gates. */
+void idt_init(void);
+/* Load a zero-length IDT: the next exception or interrupt triple-faults. */
+void idt_load_empty(void);
+/* Route PIC IRQ line irq (0..15) to fn; NULL removes it. The dispatcher sends the EOI. */
+void irq_set_handler(unsigned irq, irq_handler_fn fn);
+/* Name of an exception vector, "#GP" style ("vec" past 31). */
+const char *exception_name(unsigned vector);
+
+/*
+ * Run fn(arg); if it raises an exception, abandon it and return the vector,
+ * else return -1. The error code is then in guest_try_error(). Not nestable.
+ */
+int guest_try(void (*fn)(void *), void *arg);
+uint32_t guest_try_error(void);
+
+/* Set by test_title(): unexpected exceptions then also print the failing result line. */
+extern bool guest_is_test;
+
+#endif
