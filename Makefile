@@ -23,28 +23,36 @@ BOOT_OBJS    := boot/multiboot.o boot/entry.o
 KERNEL_OBJS  := kernel/main.o kernel/string.o kernel/printf.o kernel/log.o kernel/bootinfo.o \
 	kernel/options.o kernel/frame.o kernel/paging.o kernel/gdt.o kernel/idt.o kernel/isr.o \
 	kernel/panic.o kernel/console.o kernel/shell.o kernel/shell_cmds.o kernel/time.o \
-	kernel/hv.o
+	kernel/hv.o kernel/vm.o kernel/sched.o
 DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o drivers/acpi.o \
-	drivers/timer.o
-VMX_OBJS     := vmx/caps.o vmx/vmx.o
-VDEV_OBJS    :=
-LOADER_OBJS  :=
+	drivers/timer.o drivers/cmos.o
+VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \
+	vmx/exit.o vmx/exit_cpuid.o vmx/exit_msr.o vmx/exit_io.o vmx/cr.o vmx/guest_mem.o
+VDEV_OBJS    := kernel/vdev/vdev.o kernel/vdev/vuart.o kernel/vdev/vpic.o kernel/vdev/vpit.o \
+	kernel/vdev/vrtc.o
+LOADER_OBJS  := guest/loader/config.o guest/loader/multiboot.o
 
 KOBJS := $(addprefix $(BUILD)/,$(BOOT_OBJS) $(KERNEL_OBJS) $(DRIVER_OBJS) $(VMX_OBJS) \
 	$(VDEV_OBJS) $(LOADER_OBJS))
 
 all: $(BUILD)/anfitrion.elf guests
 
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/anfitrion.elf: $(KOBJS) linker.ld
-	$(LD) $(KLDFLAGS) -o $@ $(KOBJS)
+	@echo "  LD      $@"
+	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KOBJS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(KCFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(KASFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  AS      $<"
+	$(Q)$(CC) $(KASFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(KOBJS:.o=.d)
 

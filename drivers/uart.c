@@ -129,6 +129,11 @@ void uart_enable_irq(uint8_t vector)
     spin_unlock_irqrestore(&lock, f);
 }
 
+unsigned uart_tx_room(void)
+{
+    return TX_RING - (tx_tail - tx_head);
+}
+
 bool uart_rx_pending(void)
 {
     return rx_head != rx_tail;

@@ -18,6 +18,8 @@ void uart_putc(uint8_t c);
 int uart_getc(void);
 /* True if received bytes are waiting (call with interrupts disabled to sleep safely). */
 bool uart_rx_pending(void);
+/* Free bytes in the transmit queue (guest output is dropped rather than waited for). */
+unsigned uart_tx_room(void);
 /* Flushes the queue by polling and keeps output polled from now on (panic). */
 void uart_panic_mode(void);
 /* Counters shown by the shell. */

@@ -103,9 +103,9 @@ static int parse_mb1(struct boot_info *bi, uint64_t info_phys, boot_map_fn map, 
             const struct mb1_mmap *e = map(p, sizeof *e, ctx);
             if (!e)
                 return -1;
-            add_region(bi, e->addr, e->len, e->type);
-            if (e->size < 20)           /* a malformed entry: stop rather than loop */
+            if (e->size < 20)           /* a malformed entry: stop rather than loop or trust it */
                 break;
+            add_region(bi, e->addr, e->len, e->type);
             p += e->size + 4;
         }
     } else if (mi->flags & MB1_FLAG_MEM) {
@@ -143,7 +143,7 @@ static int parse_mb2(struct boot_info *bi, uint64_t info_phys, boot_map_fn map, 
 
     for (uint32_t off = 8; off + sizeof(struct mb2_tag) <= total;) {
         const struct mb2_tag *tag = (const struct mb2_tag *)(info + off);
-        if (tag->type == MB2_TAG_END || tag->size < 8 || off + tag->size > total)
+        if (tag->type == MB2_TAG_END || tag->size < 8 || tag->size > total - off)
             break;
         const uint8_t *body = (const uint8_t *)(tag + 1);
         uint32_t body_len = tag->size - 8;
@@ -176,7 +176,7 @@ static int parse_mb2(struct boot_info *bi, uint64_t info_phys, boot_map_fn map, 
                 if (entry_size < 24)
                     break;
                 have_mmap = true;
-                for (uint32_t p = 8; p + entry_size <= body_len; p += entry_size) {
+                for (uint32_t p = 8; entry_size <= body_len - p; p += entry_size) {
                     const uint8_t *e = body + p;
                     uint64_t addr, len;
                     uint32_t type;
@@ -245,6 +245,10 @@ int bootinfo_parse(struct boot_info *bi, uint32_t magic, uint64_t info_phys, boo
         rc = parse_mb2(bi, info_phys, map, ctx);
     } else {
         rc = -1;
+    }
+    if (rc < 0) {
+        const char *why = bi->protocol ? "unreadable Multiboot information" : "unknown boot magic";
+        memcpy(bi->loader, why, strlen(why) + 1);
     }
     return rc;
 }

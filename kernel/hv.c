@@ -2,8 +2,8 @@
 #include "kernel/hv.h"
 #include "kernel/cpu.h"
 #include "kernel/log.h"
-#include "kernel/shell.h"
-#include "drivers/uart.h"
+#include "kernel/sched.h"
+#include "kernel/vm.h"
 #include "vmx/vmx.h"
 
 void hv_start_guests(const struct boot_info *bi)
@@ -15,17 +15,11 @@ void hv_start_guests(const struct boot_info *bi)
             hv_info("%u guest module(s) not started: guests need VT-x", bi->n_modules);
         return;
     }
+    for (unsigned i = 0; i < bi->n_modules; i++)
+        vm_create(&bi->modules[i]);
 }
 
 void hv_main_loop(void)
 {
-    for (;;) {
-        shell_poll();
-        /* Sleep until the next interrupt; STI's shadow makes the check-then-halt safe. */
-        cli();
-        if (!uart_rx_pending())
-            sti_hlt();
-        else
-            sti();
-    }
+    sched_loop();
 }

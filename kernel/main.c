@@ -114,6 +114,7 @@ void kmain(uint32_t magic, uint32_t info)
     hv_info("anfitrion %s", ANFITRION_VERSION);
     gdt_init();
     idt_init();
+    write_cr0(read_cr0() & ~(CR0_CD | CR0_NW));    /* some firmware leaves caching off */
 
     if (bootinfo_parse(&boot_info, magic, info, identity_map, NULL) < 0)
         panic("unknown boot protocol (magic 0x%08x): boot anfitrion with GRUB's multiboot2 "

@@ -50,10 +50,10 @@ static void put_number(struct out *o, uint64_t v, bool negative, unsigned base, 
     const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     char tmp[24];
     int n = 0;
-    do {
+    while (v || (n == 0 && sp->precision != 0)) {   /* C: "%.0d" of 0 prints no digits */
         tmp[n++] = digits[v % base];
         v /= base;
-    } while (v);
+    }
     int digits_len = n;
     if (sp->precision > digits_len)
         digits_len = sp->precision;

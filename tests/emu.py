@@ -95,6 +95,28 @@ def close_all():
 atexit.register(close_all)
 
 
+class LogCleaner:
+    """Turns console bytes into log text. The shell takes its prompt off the screen before
+    asynchronous output with CR + ESC[K; the log shows that as a line break, so guest and
+    hypervisor lines always start a line. Other CRs are dropped. A sequence split across
+    chunks is held back until it is complete."""
+
+    ERASE_LINE = "\r\x1b[K"
+
+    def __init__(self):
+        self._carry = ""
+
+    def feed(self, data):
+        text = self._carry + data.decode("latin-1")
+        self._carry = ""
+        for k in range(len(self.ERASE_LINE) - 1, 0, -1):
+            if text.endswith(self.ERASE_LINE[:k]):
+                self._carry = text[-k:]
+                text = text[:-k]
+                break
+        return text.replace(self.ERASE_LINE, "\n").replace("\r", "")
+
+
 class Machine:
     """One emulator run with COM1 on a socket. Use as a context manager.
 
@@ -147,6 +169,7 @@ class Machine:
         self._reader = None
         self._raw = bytearray()
         self._text = ""            # decoded latin-1, "\r" removed
+        self._cleaner = LogCleaner()
         self._pos = 0              # expect() searches from here
         self._cond = threading.Condition()
         self._eof = False
@@ -326,11 +349,14 @@ class Machine:
                     pass
             with self._cond:
                 self._raw += data
-                self._text += data.decode("latin-1").replace("\r", "")
+                self._text += self._clean(data)
                 self._cond.notify_all()
         with self._cond:
             self._eof = True
             self._cond.notify_all()
+
+    def _clean(self, data):
+        return self._cleaner.feed(data)
 
     @property
     def log(self):
@@ -557,8 +583,10 @@ def cmd_run(args):
     interactive = sys.stdin.isatty()
     out = sys.stdout.buffer
 
+    cleaner = LogCleaner()
+
     def echo(data):
-        out.write(data if interactive else data.replace(b"\r", b""))
+        out.write(data if interactive else cleaner.feed(data).encode("latin-1"))
         out.flush()
 
     try:

@@ -108,7 +108,10 @@ const char *vmx_init(void)
 
     /* SDM 24.8: CR0 and CR4 must honour the VMX fixed bits. */
     uint64_t cr0 = (read_cr0() | c->cr0_fixed0) & c->cr0_fixed1;
-    uint64_t cr4 = (read_cr4() | CR4_VMXE | c->cr4_fixed0) & c->cr4_fixed1;
+    uint64_t cr4 = read_cr4() | CR4_VMXE | CR4_OSFXSR | CR4_OSXMMEXCPT | c->cr4_fixed0;
+    if (cpuid(1, 0).ecx & (1u << 26))
+        cr4 |= CR4_OSXSAVE;         /* the host switches guests' XCR0 and XSAVE state */
+    cr4 &= c->cr4_fixed1;
     write_cr0(cr0);
     write_cr4(cr4);
 

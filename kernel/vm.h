@@ -1,0 +1,77 @@
+/* A virtual machine: one guest with its configuration, RAM, EPT, vCPU and virtual devices,
+ * and its lifecycle (loaded, running, paused, stopped, crashed; restarts by policy). */
+#ifndef KERNEL_VM_H
+#define KERNEL_VM_H
+
+#include "guest/loader/config.h"
+#include "kernel/bootinfo.h"
+#include "kernel/vdev/vdev.h"
+#include "kernel/vdev/vpic.h"
+#include "kernel/vdev/vpit.h"
+#include "kernel/vdev/vrtc.h"
+#include "kernel/vdev/vuart.h"
+#include "vmx/ept.h"
+#include "vmx/vcpu.h"
+
+#define VM_MAX            32
+#define VM_MAX_CHUNKS     (GUEST_MEM_MAX >> 21)     /* RAM is allocated in 2 MiB chunks */
+#define VM_LINE_MAX       160
+#define VM_RESTART_LIMIT  5                         /* restarts allowed ... */
+#define VM_RESTART_WINDOW_NS (60ull * 1000000000ull) /* ... within this window */
+
+enum vm_state { VM_EMPTY, VM_RUNNING, VM_PAUSED, VM_STOPPED, VM_CRASHED };
+
+struct vm {
+    enum vm_state state;
+    int id;
+    struct guest_config cfg;
+    const uint8_t *image;               /* the boot module (kept reserved), for (re)starts */
+    uint64_t image_len;
+
+    uint64_t chunks[VM_MAX_CHUNKS];     /* host-physical address of each 2 MiB of RAM */
+    unsigned n_chunks;
+    struct ept ept;
+    struct vcpu vcpu;
+    bool halt_if;                       /* RFLAGS.IF when the guest halted */
+
+    struct vdev_env env;
+    struct vdev_bus bus;
+    struct vuart uart;
+    struct vpic pic;
+    struct vpit pit;
+    struct vrtc rtc;
+
+    char line[VM_LINE_MAX];             /* guest console output being assembled */
+    unsigned line_len;
+    uint64_t console_dropped;           /* bytes dropped when the host console was full */
+
+    uint64_t started_ns;
+    unsigned restarts;
+    uint64_t restart_ns[VM_RESTART_LIMIT + 1];
+    uint64_t irqs_injected[256];
+    uint64_t last_crash_rip;
+};
+
+extern struct vm vms[VM_MAX];
+
+/* Creates a guest from a boot module; refuses it ("hv: guest NAME: refused: WHY") if its
+ * options, image or memory do not work out. Returns the VM or NULL. */
+struct vm *vm_create(const struct boot_module *module);
+/* Lifecycle; each prints its "hv: guest NAME: ..." line. Return 0, or -1 with why set. */
+int vm_start(struct vm *vm, const char **why);
+int vm_stop(struct vm *vm, const char **why);
+int vm_pause(struct vm *vm, const char **why);
+int vm_resume(struct vm *vm, const char **why);
+int vm_reset(struct vm *vm, const char **why);
+/* Handles the end of a run slice (crash, stop). */
+void vm_after_run(struct vm *vm, enum exit_action action);
+/* True if the VM's vCPU can run now (running and not halted, or woken by an interrupt). */
+bool vm_runnable(struct vm *vm);
+/* Earliest time (ns) one of its devices wants attention, UINT64_MAX if none. */
+uint64_t vm_next_event_ns(struct vm *vm);
+struct vm *vm_find(const char *name);
+const char *vm_state_name(const struct vm *vm);
+/* RAM in use by the guest and the host's overhead for it (EPT tables, VMCS...), in bytes. */
+uint64_t vm_overhead_bytes(const struct vm *vm);
+
+#endif

@@ -1,0 +1,148 @@
+/* Control-register virtualization: CR0/CR4 through guest/host masks and read shadows,
+ * MOV to/from CR exits (SDM 28.2.1 Table 28-3), long-mode activation on CR0.PG. */
+#include "vmx/cr.h"
+#include "vmx/exits.h"
+#include "vmx/caps.h"
+#include "kernel/cpu.h"
+#include "kernel/printf.h"
+
+/* Bits the CPU requires at 1 or 0 in VMX operation, except PE and PG, which unrestricted
+ * guest frees (SDM 26.3.1.1); NE/CD/NW are ours too: the guest sees its own values. */
+uint64_t cr0_host_owned(void)
+{
+    uint64_t fixed = (vmx_caps.cr0_fixed0 | ~vmx_caps.cr0_fixed1) & 0xFFFFFFFFull;
+    return (fixed & ~(CR0_PE | CR0_PG)) | CR0_NE | CR0_CD | CR0_NW;
+}
+
+uint64_t cr4_host_owned(void)
+{
+    return ((vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1) & 0xFFFFFFFFull) | CR4_VMXE | CR4_SMXE;
+}
+
+uint64_t cr0_real(uint64_t v)
+{
+    v |= vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG);
+    v &= ~(CR0_CD | CR0_NW);                /* the guest's caching wishes stay in its shadow */
+    return v & (vmx_caps.cr0_fixed1 | CR0_PE | CR0_PG);
+}
+
+uint64_t cr4_real(uint64_t v)
+{
+    return (v | vmx_caps.cr4_fixed0 | CR4_VMXE) & vmx_caps.cr4_fixed1;
+}
+
+uint64_t cr4_guest_allowed(void)
+{
+    return vmx_caps.cr4_fixed1 & ~(CR4_VMXE | CR4_SMXE);
+}
+
+/* Loads the four PAE page-directory pointers the CPU uses with EPT in PAE paging (SDM 26.3.2.4). */
+static bool load_pdptes(struct vcpu *vcpu, uint64_t cr3)
+{
+    const uint64_t *pdpte = vm_gpa_to_hva(vcpu->vm, cr3 & 0xFFFFFFE0ull, 32);
+    if (!pdpte)
+        return false;
+    vmcs_write64(GUEST_PDPTE0, pdpte[0]);
+    vmcs_write64(GUEST_PDPTE1, pdpte[1]);
+    vmcs_write64(GUEST_PDPTE2, pdpte[2]);
+    vmcs_write64(GUEST_PDPTE3, pdpte[3]);
+    return true;
+}
+
+/* After CR0 or CR4 changed: long mode is activated or left with paging (SDM 10.8.5), and
+ * PAE paging outside long mode needs its PDPTEs. */
+static enum exit_action paging_mode_changed(struct vcpu *vcpu)
+{
+    uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
+    uint32_t entry = vmcs_read32(VM_ENTRY_CONTROLS);
+    bool pg = vcpu->cr0_shadow & CR0_PG;
+    if (pg && (efer & EFER_LME)) {
+        efer |= EFER_LMA;
+        entry |= VM_ENTRY_IA32E_MODE;
+    } else {
+        efer &= ~EFER_LMA;
+        entry &= ~VM_ENTRY_IA32E_MODE;
+    }
+    vmcs_write64(GUEST_IA32_EFER, efer);
+    vmcs_write32(VM_ENTRY_CONTROLS, entry);
+    if (pg && (vcpu->cr4_shadow & CR4_PAE) && !(efer & EFER_LMA) &&
+        !load_pdptes(vcpu, vmcs_readnat(GUEST_CR3)))
+        return exit_crash(vcpu, "PAE page-directory pointers outside its RAM");
+    return EXIT_CONTINUE;
+}
+
+static enum exit_action guest_write_cr0(struct vcpu *vcpu, uint64_t v)
+{
+    v &= 0xFFFFFFFFull;
+    /* #GP on reserved bits or the invalid combinations of SDM 2.5 / MOV CR0. */
+    if ((v & ~0xE005003Full) || ((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
+        return exit_inject_gp(vcpu);
+    if ((v & CR0_PG) && !(vcpu->cr0_shadow & CR0_PG) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LME) &&
+        !(vcpu->cr4_shadow & CR4_PAE))
+        return exit_inject_gp(vcpu);
+    vcpu->cr0_shadow = v | CR0_ET;
+    vmcs_writenat(CR0_READ_SHADOW, vcpu->cr0_shadow);
+    vmcs_writenat(GUEST_CR0, cr0_real(vcpu->cr0_shadow));
+    return paging_mode_changed(vcpu);
+}
+
+static enum exit_action guest_write_cr4(struct vcpu *vcpu, uint64_t v)
+{
+    if (v & ~cr4_guest_allowed())
+        return exit_inject_gp(vcpu);        /* VMXE among them: VMX is hidden from guests */
+    if (!(v & CR4_PAE) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA))
+        return exit_inject_gp(vcpu);
+    vcpu->cr4_shadow = v;
+    vmcs_writenat(CR4_READ_SHADOW, v);
+    vmcs_writenat(GUEST_CR4, cr4_real(v));
+    return paging_mode_changed(vcpu);
+}
+
+uint64_t *vcpu_gpr(struct vcpu *vcpu, unsigned n)
+{
+    static uint64_t rsp_scratch;
+    uint64_t *r[16] = {
+        &vcpu->regs.rax, &vcpu->regs.rcx, &vcpu->regs.rdx, &vcpu->regs.rbx, &rsp_scratch,
+        &vcpu->regs.rbp, &vcpu->regs.rsi, &vcpu->regs.rdi, &vcpu->regs.r8, &vcpu->regs.r9,
+        &vcpu->regs.r10, &vcpu->regs.r11, &vcpu->regs.r12, &vcpu->regs.r13, &vcpu->regs.r14,
+        &vcpu->regs.r15,
+    };
+    if (n == 4)
+        rsp_scratch = vmcs_readnat(GUEST_RSP);
+    return r[n & 15];
+}
+
+enum exit_action exit_cr_access(struct vcpu *vcpu)
+{
+    uint64_t q = vcpu->exit_qual;
+    unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+    enum exit_action a = EXIT_CONTINUE;
+
+    if (type == 0) {                                        /* MOV to CR */
+        uint64_t v = *vcpu_gpr(vcpu, reg);
+        if (cr == 0)
+            a = guest_write_cr0(vcpu, v);
+        else if (cr == 4)
+            a = guest_write_cr4(vcpu, v);
+        else if (cr == 8) {
+            if (v & ~0xFull)
+                return exit_inject_gp(vcpu);
+            vcpu->cr8 = v;
+        } else
+            return exit_crash(vcpu, "MOV to CR%u cannot be emulated", cr);
+    } else if (type == 1) {                                 /* MOV from CR */
+        if (cr != 8)
+            return exit_crash(vcpu, "MOV from CR%u cannot be emulated", cr);
+        *vcpu_gpr(vcpu, reg) = vcpu->cr8;
+        if (reg == 4)
+            vmcs_writenat(GUEST_RSP, vcpu->cr8);
+    } else if (type == 2) {                                 /* CLTS */
+        a = guest_write_cr0(vcpu, vcpu->cr0_shadow & ~CR0_TS);
+    } else {                                                /* LMSW: only the low 4 bits */
+        uint64_t msw = (q >> 16) & 0xF;
+        a = guest_write_cr0(vcpu, (vcpu->cr0_shadow & ~0xEull) | msw | (vcpu->cr0_shadow & CR0_PE));
+    }
+    if (a == EXIT_CONTINUE && !vcpu->pending_event)
+        vcpu_skip_instruction(vcpu);
+    return a;
+}

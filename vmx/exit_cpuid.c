@@ -1,0 +1,99 @@
+/* CPUID emulation: the host's answers with what is not virtualized taken out (VMX, SMX,
+ * performance monitoring, MONITOR/MWAIT, MTRRs, machine checks, APIC until it is
+ * emulated), the hypervisor-present bit set, and leaf 0x40000000 naming anfitrion. */
+#include "vmx/exits.h"
+#include "kernel/cpu.h"
+#include "kernel/string.h"
+
+#define HV_LEAF_BASE 0x40000000u
+
+/* CPUID.1:ECX */
+#define ECX_MONITOR   (1u << 3)
+#define ECX_DS_CPL    (1u << 4)
+#define ECX_VMX       (1u << 5)
+#define ECX_SMX       (1u << 6)
+#define ECX_EST       (1u << 7)
+#define ECX_TM2       (1u << 8)
+#define ECX_SDBG      (1u << 11)
+#define ECX_XTPR      (1u << 14)
+#define ECX_PDCM      (1u << 15)
+#define ECX_DCA       (1u << 18)
+#define ECX_X2APIC    (1u << 21)
+#define ECX_TSC_DEADLINE (1u << 24)
+#define ECX_OSXSAVE   (1u << 27)
+#define ECX_HYPERVISOR (1u << 31)
+/* CPUID.1:EDX */
+#define EDX_MCE       (1u << 7)
+#define EDX_APIC      (1u << 9)
+#define EDX_MTRR      (1u << 12)
+#define EDX_MCA       (1u << 14)
+#define EDX_PSN       (1u << 18)
+#define EDX_DS        (1u << 21)
+#define EDX_ACPI      (1u << 22)
+#define EDX_HTT       (1u << 28)
+#define EDX_TM        (1u << 29)
+#define EDX_PBE       (1u << 31)
+
+/* Pure: the guest's view of one leaf given the host's answer. */
+static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, struct cpuid_regs *r)
+{
+    switch (leaf) {
+    case 1:
+        r->ecx &= ~(ECX_MONITOR | ECX_DS_CPL | ECX_VMX | ECX_SMX | ECX_EST | ECX_TM2 | ECX_SDBG |
+                    ECX_XTPR | ECX_PDCM | ECX_DCA | ECX_X2APIC | ECX_TSC_DEADLINE | ECX_OSXSAVE);
+        if (vcpu->cr4_shadow & CR4_OSXSAVE)
+            r->ecx |= ECX_OSXSAVE;
+        r->ecx |= ECX_HYPERVISOR;
+        r->edx &= ~(EDX_MCE | EDX_APIC | EDX_MTRR | EDX_MCA | EDX_PSN | EDX_DS | EDX_ACPI |
+                    EDX_HTT | EDX_TM | EDX_PBE);
+        r->ebx = (r->ebx & 0xFFFF) | (1u << 16);   /* one logical CPU, initial APIC ID 0 */
+        break;
+    case 4:                                     /* cache topology: one core, one thread */
+        r->eax &= 0x3FFF;
+        break;
+    case 5: case 6: case 0xA: case 0xB: case 0x1F:
+        /* MONITOR/MWAIT, power management, performance monitoring, topology: none */
+        r->eax = r->ebx = r->ecx = r->edx = 0;
+        break;
+    case 7:
+        if (subleaf == 0) {
+            r->ebx &= ~((1u << 2) | (1u << 4) | (1u << 10) | (1u << 11) | (1u << 12) |
+                        (1u << 14) | (1u << 15) | (1u << 25));  /* SGX HLE INVPCID RTM PQM MPX PQE PT */
+            r->ecx &= ~((1u << 5) | (1u << 30));                 /* WAITPKG, SGX_LC */
+            r->edx &= ~((1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) | (1u << 31));
+        } else {
+            r->eax = r->ebx = r->ecx = r->edx = 0;
+        }
+        break;
+    case 0xD:
+        if (subleaf == 1)
+            r->eax &= ~(1u << 3);               /* XSAVES/XRSTORS: not offered */
+        break;
+    default:
+        break;
+    }
+}
+
+enum exit_action exit_cpuid(struct vcpu *vcpu)
+{
+    uint32_t leaf = (uint32_t)vcpu->regs.rax, subleaf = (uint32_t)vcpu->regs.rcx;
+    struct cpuid_regs r;
+    if (leaf >= HV_LEAF_BASE && leaf < HV_LEAF_BASE + 0x100) {
+        memset(&r, 0, sizeof r);
+        if (leaf == HV_LEAF_BASE) {
+            r.eax = HV_LEAF_BASE;               /* highest hypervisor leaf */
+            memcpy(&r.ebx, "anfi", 4);
+            memcpy(&r.ecx, "trio", 4);
+            memcpy(&r.edx, "n\0\0\0", 4);
+        }
+    } else {
+        r = cpuid(leaf, subleaf);
+        filter_leaf(vcpu, leaf, subleaf, &r);
+    }
+    vcpu->regs.rax = r.eax;
+    vcpu->regs.rbx = r.ebx;
+    vcpu->regs.rcx = r.ecx;
+    vcpu->regs.rdx = r.edx;
+    vcpu_skip_instruction(vcpu);
+    return EXIT_CONTINUE;
+}

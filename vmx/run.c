@@ -1,0 +1,201 @@
+/* The vCPU run loop: deliver pending events, enter the guest, handle its exits until the
+ * slice ends (VMX-preemption timer, SDM 26.5.1) or the scheduler is needed. Also what the
+ * host switches between vCPUs by hand: the SYSCALL MSRs, XCR0 and the FPU/SSE/AVX state. */
+#include "vmx/exits.h"
+#include "vmx/caps.h"
+#include "kernel/cpu.h"
+#include "kernel/log.h"
+#include "kernel/printf.h"
+#include "kernel/string.h"
+
+static const uint32_t swap_msr_numbers[SWAP_MSR_COUNT] = {
+    0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084, MSR_IA32_KERNEL_GS_BASE,
+};
+static struct vcpu *state_owner;            /* whose MSRs and FPU state the CPU holds */
+static bool have_xsave;
+static uint64_t real_xcr0 = 1;
+
+/* Loads XCR0 if it differs (XSETBV is slow on real hardware). */
+static void load_xcr0(uint64_t v)
+{
+    if (!have_xsave || v == real_xcr0)
+        return;
+    __asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+    real_xcr0 = v;
+}
+
+static void fpu_save(struct vcpu *v)
+{
+    if (have_xsave)
+        __asm__ volatile("xsave64 (%0)" :: "r"(v->fpu_area), "a"((uint32_t)v->xcr0),
+                         "d"((uint32_t)(v->xcr0 >> 32)) : "memory");
+    else
+        __asm__ volatile("fxsave64 (%0)" :: "r"(v->fpu_area) : "memory");
+}
+
+static void fpu_restore(struct vcpu *v)
+{
+    if (!v->fpu_ready) {
+        memset(v->fpu_area, 0, 4096);
+        *(uint16_t *)v->fpu_area = 0x37F;           /* FCW at reset */
+        *(uint32_t *)(v->fpu_area + 24) = 0x1F80;   /* MXCSR at reset */
+        v->fpu_ready = true;
+        if (have_xsave)                             /* XSTATE_BV: x87 (and SSE) from the area */
+            *(uint64_t *)(v->fpu_area + 512) = v->xcr0 & 3;
+    }
+    if (have_xsave) {
+        load_xcr0(v->xcr0);
+        __asm__ volatile("xrstor64 (%0)" :: "r"(v->fpu_area), "a"((uint32_t)v->xcr0),
+                         "d"((uint32_t)(v->xcr0 >> 32)) : "memory");
+    } else {
+        __asm__ volatile("fxrstor64 (%0)" :: "r"(v->fpu_area) : "memory");
+    }
+}
+
+/* Gives the CPU's guest-owned state (not in the VMCS) to vcpu. */
+static void switch_state(struct vcpu *vcpu)
+{
+    if (state_owner == vcpu)
+        return;
+    have_xsave = read_cr4() & CR4_OSXSAVE;
+    if (state_owner) {
+        load_xcr0(state_owner->xcr0);
+        fpu_save(state_owner);
+        for (int i = 0; i < SWAP_MSR_COUNT; i++)
+            state_owner->swap_msrs[i] = rdmsr(swap_msr_numbers[i]);
+    }
+    for (int i = 0; i < SWAP_MSR_COUNT; i++)
+        wrmsr(swap_msr_numbers[i], vcpu->swap_msrs[i]);
+    fpu_restore(vcpu);
+    state_owner = vcpu;
+}
+
+void vcpu_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error, uint32_t error)
+{
+    vcpu->pending_event = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector |
+                          (has_error ? INTR_INFO_DELIVER_CODE : 0);
+    vcpu->pending_error_code = error;
+}
+
+void vcpu_skip_instruction(struct vcpu *vcpu)
+{
+    vmcs_writenat(GUEST_RIP, vcpu->rip + vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+    /* Emulating the instruction ends any STI or MOV SS blocking it was under. */
+    uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+    if (intr & (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING))
+        vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
+}
+
+/* An event whose delivery the exit interrupted must be delivered again (SDM 27.2.4). */
+static void requeue_vectoring_event(struct vcpu *vcpu)
+{
+    uint32_t info = vmcs_read32(IDT_VECTORING_INFO_FIELD);
+    if (!(info & INTR_INFO_VALID))
+        return;
+    vcpu->pending_event = info & ~INTR_INFO_NMI_UNBLOCKED_IRET;
+    vcpu->pending_error_code = vmcs_read32(IDT_VECTORING_ERROR_CODE);
+    uint32_t type = info & INTR_TYPE_MASK;
+    vcpu->pending_insn_len = (type == INTR_TYPE_SW_INTR || type == INTR_TYPE_SW_EXCEPTION ||
+                              type == INTR_TYPE_PRIV_SW_EXCEPTION) ? vmcs_read32(VM_EXIT_INSTRUCTION_LEN) : 0;
+}
+
+static void set_intr_window_exiting(struct vcpu *vcpu, bool on)
+{
+    uint32_t ctl = on ? vcpu->proc_ctls | CPU_BASED_INTR_WINDOW_EXITING
+                      : vcpu->proc_ctls & ~CPU_BASED_INTR_WINDOW_EXITING;
+    if (ctl != vcpu->proc_ctls) {
+        vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, ctl);
+        vcpu->proc_ctls = ctl;
+    }
+}
+
+/* Chooses what to deliver at this entry: a queued event first, else a virtual interrupt if
+ * the guest can take one (RFLAGS.IF=1, no STI/MOV SS blocking), else ask to be told when it can. */
+static void prepare_events(struct vcpu *vcpu)
+{
+    bool window = false;
+    if (vcpu->pending_event) {
+        vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, vcpu->pending_event);
+        vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, vcpu->pending_error_code);
+        vmcs_write32(VM_ENTRY_INSTRUCTION_LEN, vcpu->pending_insn_len);
+        vcpu->pending_event = 0;
+        vcpu->pending_insn_len = 0;
+        vm_pending_interrupt(vcpu->vm, false, &window);
+    } else {
+        bool can = (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF) &&
+                   !(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) &
+                     (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
+        int vector = vm_pending_interrupt(vcpu->vm, can, &window);
+        if (vector >= 0) {
+            vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID | INTR_TYPE_EXT_INTR | (uint32_t)vector);
+            vcpu->halted = false;
+            if (vmcs_read32(GUEST_ACTIVITY_STATE) != GUEST_ACTIVITY_ACTIVE)
+                vmcs_write32(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
+        }
+    }
+    set_intr_window_exiting(vcpu, window);
+}
+
+enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc)
+{
+    vcpu_load(vcpu);
+    switch_state(vcpu);
+    if (!vcpu->proc_ctls)
+        vcpu->proc_ctls = vmcs_read32(CPU_BASED_VM_EXEC_CONTROL);
+    uint64_t start = rdtsc(), deadline = start + slice_tsc;
+    unsigned shift = vmx_preemption_timer_shift();
+    bool have_timer = vmcs_read32(PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED_PREEMPTION_TIMER;
+    enum exit_action action = EXIT_CONTINUE;
+
+    while (action == EXIT_CONTINUE) {
+        prepare_events(vcpu);
+        if (vcpu->halted) {
+            action = EXIT_YIELD;            /* nothing to wake it yet */
+            break;
+        }
+        uint64_t now = rdtsc(), left = deadline > now ? deadline - now : 0;
+        if (have_timer) {
+            uint64_t ticks = (left >> shift) + 1;
+            vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, ticks > 0xFFFFFFFFull ? 0xFFFFFFFF : (uint32_t)ticks);
+        }
+        load_xcr0(vcpu->xcr0);
+
+        enum vmx_status st = vmx_enter(&vcpu->regs, vcpu->launched);
+        if (st != VMX_OK) {
+            uint32_t err = st == VMX_FAIL_VALID ? vmx_instruction_error() : 0;
+            exit_crash(vcpu, "%s failed: %s", vcpu->launched ? "VMRESUME" : "VMLAUNCH",
+                       st == VMX_FAIL_VALID ? vm_error_name(err) : "VMfailInvalid");
+            action = EXIT_CRASH;
+            break;
+        }
+        vcpu->launched = true;
+        vcpu->exit_reason = vmcs_read32(VM_EXIT_REASON);
+        vcpu->exit_qual = vmcs_readnat(EXIT_QUALIFICATION);
+        vcpu->rip = vmcs_readnat(GUEST_RIP);
+        vcpu->exits_total++;
+        vcpu->exits[(vcpu->exit_reason & 0xFFFF) < VCPU_STAT_REASONS ? vcpu->exit_reason & 0xFFFF : 0]++;
+        requeue_vectoring_event(vcpu);
+        action = exit_dispatch(vcpu);
+        if (action == EXIT_CONTINUE && (rdtsc() >= deadline || vm_should_yield(vcpu->vm)))
+            action = EXIT_YIELD;
+    }
+    vcpu->run_tsc += rdtsc() - start;
+    return action;
+}
+
+void vcpu_dump(struct vcpu *vcpu)
+{
+    const struct guest_regs *r = &vcpu->regs;
+    kprintf("  RIP=%016lx RSP=%016lx RFLAGS=%016lx\n", vmcs_readnat(GUEST_RIP),
+            vmcs_readnat(GUEST_RSP), vmcs_readnat(GUEST_RFLAGS));
+    kprintf("  RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx\n", r->rax, r->rbx, r->rcx, r->rdx);
+    kprintf("  RSI=%016lx RDI=%016lx RBP=%016lx CR2=%016lx\n", r->rsi, r->rdi, r->rbp, r->cr2);
+    kprintf("  R8 =%016lx R9 =%016lx R10=%016lx R11=%016lx\n", r->r8, r->r9, r->r10, r->r11);
+    kprintf("  R12=%016lx R13=%016lx R14=%016lx R15=%016lx\n", r->r12, r->r13, r->r14, r->r15);
+    kprintf("  CR0=%08lx CR3=%08lx CR4=%08lx EFER=%lx CS=%04x (base %lx, ar %x)\n",
+            vcpu->cr0_shadow, vmcs_readnat(GUEST_CR3), vcpu->cr4_shadow, vmcs_read64(GUEST_IA32_EFER),
+            vmcs_read16(GUEST_CS_SELECTOR), vmcs_readnat(GUEST_CS_BASE), vmcs_read32(GUEST_CS_AR_BYTES));
+    kprintf("  exit: %s (%u), qualification 0x%lx, guest-physical 0x%lx, guest-linear 0x%lx\n",
+            exit_reason_name(vcpu->exit_reason), vcpu->exit_reason & 0xFFFF, vcpu->exit_qual,
+            vmcs_read64(GUEST_PHYSICAL_ADDRESS), vmcs_readnat(GUEST_LINEAR_ADDRESS));
+}
