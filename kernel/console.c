@@ -38,6 +38,26 @@ void console_write_line(const char *s, size_t n)
     }
 }
 
+static bool async_hidden;
+
+void console_async_begin(void)
+{
+    if (prompt_on_screen && prompt_redraw && !async_hidden) {
+        console_write("\r\033[K", 4);
+        prompt_on_screen = false;
+        async_hidden = true;
+    }
+}
+
+void console_async_end(void)
+{
+    if (async_hidden) {
+        async_hidden = false;
+        prompt_on_screen = true;
+        prompt_redraw();
+    }
+}
+
 int console_getc(void)
 {
     return uart_getc();

@@ -10,6 +10,10 @@ void console_write(const char *s, size_t n);
 /* Writes one complete line of asynchronous output (log or guest line): the shell's
  * prompt and half-typed line are taken off the screen first and redrawn after. */
 void console_write_line(const char *s, size_t n);
+/* Brackets several lines of asynchronous output (a crash report): the shell's line is
+ * taken off the screen at begin and redrawn at end. */
+void console_async_begin(void);
+void console_async_end(void);
 /* Registers how to redraw the shell's input line after asynchronous output (NULL: nothing). */
 void console_set_prompt_redraw(void (*redraw)(void));
 /* Tells the console whether the shell's input line is on screen. */

@@ -380,6 +380,7 @@ static void crashed(struct vm *vm)
     if (vm->line_len)
         flush_line(vm);
     uint64_t now = time_ns();
+    console_async_begin();
     unsigned recent = 0;
     for (unsigned i = 0; i < VM_RESTART_LIMIT; i++)
         if (vm->restart_ns[i] && now - vm->restart_ns[i] < VM_RESTART_WINDOW_NS)
@@ -395,6 +396,7 @@ static void crashed(struct vm *vm)
         hv_error("guest %s: crashed: %s at RIP=0x%lx; stopped", vm->cfg.name, v->crash_reason, rip);
     if (log_level >= LOG_ERROR)
         vcpu_dump(v);
+    console_async_end();
     vm->last_crash_rip = rip;
     unload(vm);
     vm->state = VM_CRASHED;

@@ -149,6 +149,12 @@ static enum exit_action exit_entry_failed(struct vcpu *vcpu)
                       q < 5 && q >= 2 ? ": " : "", q < 5 ? quals[q] : "");
 }
 
+static enum exit_action exit_interrupt_window(struct vcpu *vcpu)
+{
+    (void)vcpu;
+    return EXIT_CONTINUE;                   /* the guest can take interrupts: the next entry injects */
+}
+
 static enum exit_action exit_preemption_timer(struct vcpu *vcpu)
 {
     (void)vcpu;
@@ -166,6 +172,7 @@ static const exit_handler_fn handlers[EXIT_REASON_MAX] = {
     [EXIT_REASON_EXCEPTION_NMI] = exit_exception_nmi,
     [EXIT_REASON_EXTERNAL_INTERRUPT] = exit_external_interrupt,
     [EXIT_REASON_TRIPLE_FAULT] = exit_triple_fault,
+    [EXIT_REASON_INTERRUPT_WINDOW] = exit_interrupt_window,
     [EXIT_REASON_TASK_SWITCH] = exit_task_switch,
     [EXIT_REASON_CPUID] = exit_cpuid,
     [EXIT_REASON_HLT] = exit_hlt,
