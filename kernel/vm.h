@@ -17,7 +17,7 @@
 #define VM_MAX_CHUNKS     (GUEST_MEM_MAX >> 21)     /* RAM is allocated in 2 MiB chunks */
 #define VM_LINE_MAX       160
 #define VM_RESTART_LIMIT  5                         /* restarts allowed ... */
-#define VM_RESTART_WINDOW_NS (60ull * 1000000000ull) /* ... within this window */
+#define VM_RESTART_WINDOW_NS (10ull * 1000000000ull) /* ... within this window */
 
 enum vm_state { VM_EMPTY, VM_RUNNING, VM_PAUSED, VM_STOPPED, VM_CRASHED };
 
