@@ -22,12 +22,12 @@ KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack -T linker.ld
 BOOT_OBJS    := boot/multiboot.o boot/entry.o
 KERNEL_OBJS  := kernel/main.o kernel/string.o kernel/printf.o kernel/log.o kernel/bootinfo.o \
 	kernel/options.o kernel/frame.o kernel/paging.o kernel/gdt.o kernel/idt.o kernel/isr.o \
-	kernel/panic.o kernel/console.o kernel/shell.o kernel/shell_cmds.o kernel/time.o \
-	kernel/hv.o kernel/vm.o kernel/sched.o
+	kernel/panic.o kernel/console.o kernel/shell.o kernel/lineedit.o kernel/shell_cmds.o kernel/shell_guest.o kernel/time.o \
+	kernel/hv.o kernel/vm.o kernel/sched.o kernel/bench.o
 DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o drivers/acpi.o \
 	drivers/timer.o drivers/cmos.o
 VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \
-	vmx/exit.o vmx/exit_cpuid.o vmx/exit_msr.o vmx/exit_io.o vmx/cr.o vmx/guest_mem.o
+	vmx/exit.o vmx/trace.o vmx/exit_cpuid.o vmx/exit_msr.o vmx/exit_io.o vmx/cr.o vmx/guest_mem.o
 VDEV_OBJS    := kernel/vdev/vdev.o kernel/vdev/vuart.o kernel/vdev/vpic.o kernel/vdev/vpit.o \
 	kernel/vdev/vrtc.o
 LOADER_OBJS  := guest/loader/config.o guest/loader/multiboot.o
@@ -91,7 +91,7 @@ run: deps iso
 test: deps all $(UNIT_BINS) $(TEST_ISOS)
 	$(PYTHON) tests/run.py $(TESTFLAGS)
 
-bench: deps all iso
+bench: deps all iso $(BUILD)/tests/iso/bench.iso
 	$(PYTHON) tests/bench.py
 
 clean:

@@ -8,6 +8,7 @@
 #include "drivers/pic.h"
 #include "drivers/timer.h"
 #include "drivers/uart.h"
+#include "kernel/bench.h"
 #include "kernel/bootinfo.h"
 #include "kernel/cpu.h"
 #include "kernel/gdt.h"
@@ -134,6 +135,8 @@ void kmain(uint32_t magic, uint32_t info)
     setup_interrupts(&boot_info);
     timer_calibrate();
     timer_start(hv_options.timer_hz);
+    if (hv_options.bench_host_iters)
+        bench_host_run(hv_options.bench_host_iters);
 
     hv_start_guests(&boot_info);
 

@@ -1,4 +1,4 @@
-/* Command-line parsing for the hypervisor (loglevel=, debug_fault=, slice=, hz=) and shared helpers. */
+/* Command-line parsing for the hypervisor (loglevel=, debug_fault=, slice=, hz=, bench_host=) and shared helpers. */
 #include "kernel/options.h"
 #include "kernel/log.h"
 #include "kernel/printf.h"
@@ -125,7 +125,8 @@ int options_parse(const char *cmdline, struct hv_options *opt, opt_report_fn rep
     opt->loglevel = LOG_INFO;
     opt->debug_fault = FAULT_NONE;
     opt->slice_us = 10000;
-    opt->timer_hz = 100;
+    opt->timer_hz = 1000;
+    opt->bench_host_iters = 0;
 
     while (opt_next_token(&cmdline, tok, sizeof tok)) {
         char *value;
@@ -158,6 +159,11 @@ int options_parse(const char *cmdline, struct hv_options *opt, opt_report_fn rep
                 why = "bad value (10 to 10000)";
             else
                 opt->timer_hz = (uint32_t)v;
+        } else if (strcmp(tok, "bench_host") == 0) {
+            if (!value || opt_parse_uint(value, &v) < 0 || v < 1 || v > 10000000)
+                why = "bad value (an iteration count from 1 to 10000000)";
+            else
+                opt->bench_host_iters = (uint32_t)v;
         } else {
             why = "unknown";
         }

@@ -15,6 +15,7 @@ struct hv_options {
     enum debug_fault debug_fault;   /* debug_fault=pf|ud|gp|de|panic: provoke a host fault */
     uint64_t slice_us;              /* slice=: scheduler time slice */
     uint32_t timer_hz;              /* hz=: host timer rate */
+    uint32_t bench_host_iters;      /* bench_host=: host-side benchmark iterations, 0 = off */
 };
 
 /* Called with one complete message per problem ("option \"x=y\": unknown, ignored"). */

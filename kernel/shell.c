@@ -1,16 +1,17 @@
 /* The console shell: reads keystrokes from COM1, edits a line, runs commands from a table. */
 #include "kernel/shell.h"
 #include "kernel/console.h"
+#include "kernel/lineedit.h"
 #include "kernel/log.h"
 #include "kernel/printf.h"
 #include "kernel/string.h"
 #include "kernel/shell_cmds.h"
 
-#define LINE_MAX 256
 #define PROMPT "hv> "
 
-static char line[LINE_MAX];
-static unsigned line_len;
+static struct lineedit editor;
+static bool (*input_hook)(uint8_t byte);   /* set: input goes there, not to the editor */
+static bool hook_skip_lf;                   /* the line that set the hook ended in CR */
 
 int shell_tokenize(char *s, char **argv, int max)
 {
@@ -48,16 +49,68 @@ int shell_error(const char *fmt, ...)
     return -1;
 }
 
-static void redraw(void)
+/* Until the guest commands are linked in (and in host tests): no guests to offer. */
+__attribute__((weak)) int shell_complete_guests(const char *prefix, const char **out, int max)
 {
-    console_write(PROMPT, sizeof PROMPT - 1);
-    console_write(line, line_len);
+    (void)prefix, (void)out, (void)max;
+    return 0;
 }
 
-static void execute(void)
+static int complete_commands(const char *prefix, const char **out, int max)
 {
+    int n = 0;
+    size_t len = strlen(prefix);
+    for (const struct shell_command *c = shell_commands; c->name && n < max; c++)
+        if (strncmp(c->name, prefix, len) == 0)
+            out[n++] = c->name;
+    return n;
+}
+
+/* The editor's Tab: command names for the first word (and after "help"), guest
+ * names for the others. */
+static int complete_word(void *ctx, const char *text, size_t cursor, const char **out, int max)
+{
+    (void)ctx;
+    char word[LE_LINE_MAX + 1];
+    size_t start = cursor, first = 0, first_end;
+    while (start > 0 && text[start - 1] != ' ')
+        start--;
+    memcpy(word, text + start, cursor - start);
+    word[cursor - start] = '\0';
+    while (first < start && text[first] == ' ')
+        first++;
+    if (first == start)
+        return complete_commands(word, out, max);
+    for (first_end = first; text[first_end] && text[first_end] != ' '; first_end++)
+        ;
+    if (first_end - first == 4 && strncmp(text + first, "help", 4) == 0)
+        return complete_commands(word, out, max);
+    return shell_complete_guests(word, out, max);
+}
+
+static void term_write(void *ctx, const char *s, size_t n)
+{
+    (void)ctx;
+    console_write(s, n);
+}
+
+/* The console's callback after asynchronous output: prompt and half-typed line again. */
+static void redraw(void)
+{
+    lineedit_redraw(&editor);
+}
+
+static void show_prompt(void)
+{
+    lineedit_redraw(&editor);
+    console_prompt_visible(true);
+}
+
+static void execute(const char *text)
+{
+    char line[LE_LINE_MAX + 1];
     char *argv[SHELL_MAX_ARGS];
-    line[line_len] = '\0';
+    strcpy(line, text);
     int argc = shell_tokenize(line, argv, SHELL_MAX_ARGS);
     if (argc > 0) {
         const struct shell_command *c = shell_find(argv[0]);
@@ -66,14 +119,34 @@ static void execute(void)
         else
             shell_error("unknown command \"%s\" (try help)", argv[0]);
     }
-    line_len = 0;
+}
+
+void shell_set_input_hook(bool (*hook)(uint8_t byte))
+{
+    bool had = input_hook != NULL;
+    input_hook = hook;
+    if (hook) {
+        console_prompt_visible(false);
+        editor.after_cr = false;        /* the editor sees nothing until the hook lets go */
+    } else if (had) {
+        show_prompt();
+    }
 }
 
 void shell_init(void)
 {
+    lineedit_init(&editor, PROMPT, term_write, complete_word, NULL);
     console_set_prompt_redraw(redraw);
-    redraw();
-    console_prompt_visible(true);
+    show_prompt();
+}
+
+/* One byte for the attached hook; a false answer gives the console back to the shell. */
+static void hook_byte(uint8_t byte)
+{
+    bool skip = hook_skip_lf && byte == '\n';
+    hook_skip_lf = false;
+    if (!skip && !input_hook(byte))
+        shell_set_input_hook(NULL);
 }
 
 bool shell_poll(void)
@@ -82,29 +155,24 @@ bool shell_poll(void)
     int c;
     while ((c = console_getc()) >= 0) {
         any = true;
-        if (c == '\r' || c == '\n') {
-            console_write("\n", 1);
+        if (input_hook) {
+            hook_byte((uint8_t)c);
+            continue;
+        }
+        switch (lineedit_feed(&editor, (uint8_t)c)) {
+        case LE_LINE:
             console_prompt_visible(false);
-            execute();
-            redraw();
-            console_prompt_visible(true);
-        } else if (c == 0x7F || c == 0x08) {            /* backspace */
-            if (line_len) {
-                line_len--;
-                console_write("\b \b", 3);
-            }
-        } else if (c == 0x15) {                         /* Ctrl-U: kill the line */
-            line_len = 0;
-            console_write("\r\033[K", 4);
-            redraw();
-        } else if (c == 0x03) {                         /* Ctrl-C: drop the line */
-            console_write("^C\n", 3);
-            line_len = 0;
-            redraw();
-        } else if (c >= 0x20 && c < 0x7F && line_len < LINE_MAX - 1) {
-            line[line_len++] = (char)c;
-            char ch = (char)c;
-            console_write(&ch, 1);
+            lineedit_history_add(&editor, lineedit_line(&editor));
+            execute(lineedit_line(&editor));
+            hook_skip_lf = input_hook && c == '\r';
+            if (!input_hook)
+                show_prompt();
+            break;
+        case LE_CANCEL:
+            show_prompt();
+            break;
+        case LE_NONE:
+            break;
         }
     }
     return any;

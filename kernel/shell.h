@@ -3,6 +3,7 @@
 #define KERNEL_SHELL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define SHELL_MAX_ARGS 16
 
@@ -17,6 +18,13 @@ struct shell_command {
 void shell_init(void);
 /* Handles the input bytes that have arrived; returns true if it consumed any. */
 bool shell_poll(void);
+/* Sends every input byte to hook instead of the line editor (console attach mode).
+ * When hook returns false, or on shell_set_input_hook(NULL), the shell shows its
+ * prompt again. The prompt stays off the screen while a hook is set. */
+void shell_set_input_hook(bool (*hook)(uint8_t byte));
+/* Fills out with at most max names of guests that start with prefix; returns how
+ * many (kernel/shell_guest.c; the pointers stay valid). For Tab completion. */
+int shell_complete_guests(const char *prefix, const char **out, int max);
 /* Splits line in place into at most max arguments at spaces; returns argc. Pure. */
 int shell_tokenize(char *line, char **argv, int max);
 /* Looks a command up by exact name. */

@@ -1,5 +1,6 @@
 /* The shell's commands that concern the host itself: help, version, cpus, mem, log, halt, reboot. */
 #include "kernel/shell_cmds.h"
+#include "kernel/shell_guest.h"
 #include "drivers/lapic.h"
 #include "drivers/timer.h"
 #include "drivers/uart.h"
@@ -57,7 +58,8 @@ static int cmd_mem(int argc, char **argv)
     uint64_t free_kib = host_frames.free_frames * 4, managed_kib = host_frames.managed_frames * 4;
     kprintf("host memory: %lu KiB managed, %lu KiB free, %lu KiB used\n", managed_kib, free_kib,
             managed_kib - free_kib);
-    kprintf("  hypervisor pages: %lu KiB (page tables, VMX structures)\n", mm_host_pages() * 4);
+    kprintf("  hypervisor pages: %lu KiB (page tables, VMX structures, guest EPTs)\n", mm_host_pages() * 4);
+    shell_guest_mem();
     return 0;
 }
 
@@ -98,6 +100,16 @@ static int cmd_reboot(int argc, char **argv)
 const struct shell_command shell_commands[] = {
     { "help", "[CMD]", "list the commands, or describe one", cmd_help },
     { "version", "", "show the hypervisor's version", cmd_version },
+    { "list", "", "list the guests: state, memory, restarts, uptime, exits", cmd_list },
+    { "info", "NAME", "show a guest's configuration, state, registers and devices", cmd_info },
+    { "start", "NAME", "start a stopped or crashed guest from its boot module", cmd_start },
+    { "stop", "NAME", "stop a guest and free its memory", cmd_stop },
+    { "pause", "NAME", "stop scheduling a guest, keeping its state", cmd_pause },
+    { "resume", "NAME", "schedule a paused guest again", cmd_resume },
+    { "reset", "NAME", "restart a guest from its boot module", cmd_reset },
+    { "console", "NAME", "attach to a guest's serial console (Ctrl-] detaches)", cmd_console },
+    { "stats", "[NAME]", "exits by reason, injected interrupts, CPU share, dropped output", cmd_stats },
+    { "trace", "NAME on|off [REASON...]", "print each VM exit of a guest, decoded (rate-limited)", cmd_trace },
     { "cpus", "", "show the processors, the host timer and interrupt counts", cmd_cpus },
     { "mem", "", "show host memory use", cmd_mem },
     { "log", "[LEVEL]", "show or set the log level (error, warn, info, debug, trace)", cmd_log },

@@ -105,8 +105,21 @@ static void env_set_irq(void *ctx, unsigned irq, bool level)
     vpic_set_irq(&vm->pic, irq, level);
 }
 
+static struct vm *console_owner;        /* attached by the shell's console command */
+
+void vm_attach_console(struct vm *vm)
+{
+    console_owner = vm;
+}
+
 static void flush_line(struct vm *vm)
 {
+    if (console_owner) {
+        /* While the user talks to one guest, the others' lines would garble the session. */
+        vm->console_dropped += vm->line_len + 1;
+        vm->line_len = 0;
+        return;
+    }
     char buf[VM_LINE_MAX + GUEST_NAME_MAX + 8];
     int n = snprintf(buf, sizeof buf, "[%s] %.*s\n", vm->cfg.name, (int)vm->line_len, vm->line);
     if (n > (int)sizeof buf - 1)
@@ -123,6 +136,11 @@ static void flush_line(struct vm *vm)
 static void uart_tx(void *ctx, uint8_t byte)
 {
     struct vm *vm = ctx;
+    if (vm == console_owner) {
+        char c = (char)byte;
+        console_write(&c, 1);           /* attached: raw, no prefix */
+        return;
+    }
     if (byte == '\r')
         return;
     if (byte == '\n') {
@@ -239,8 +257,17 @@ static const char *load(struct vm *vm)
         return "its command line does not fit the Multiboot information area";
     }
     devices_init(vm);
+    /* A fresh vCPU, but tracing and statistics carry over a restart. */
+    struct vcpu keep = vm->vcpu;
     memset(&vm->vcpu, 0, sizeof vm->vcpu);
     vm->vcpu.vm = vm;
+    vm->vcpu.name = vm->cfg.name;
+    vm->vcpu.trace_on = keep.trace_on;
+    vm->vcpu.trace_mask[0] = keep.trace_mask[0];
+    vm->vcpu.trace_mask[1] = keep.trace_mask[1];
+    memcpy(vm->vcpu.exits, keep.exits, sizeof keep.exits);
+    vm->vcpu.exits_total = keep.exits_total;
+    vm->vcpu.run_tsc = keep.run_tsc;
     why = vmcs_create(&vm->vcpu, ept_pointer(&vm->ept), img.entry, MB_GUEST_MAGIC, info);
     if (why) {
         vmcs_destroy(&vm->vcpu);

@@ -70,6 +70,8 @@ bool vm_runnable(struct vm *vm);
 /* Earliest time (ns) one of its devices wants attention, UINT64_MAX if none. */
 uint64_t vm_next_event_ns(struct vm *vm);
 struct vm *vm_find(const char *name);
+/* Routes vm's console output raw to the user (NULL: back to "[NAME] " lines for all). */
+void vm_attach_console(struct vm *vm);
 const char *vm_state_name(const struct vm *vm);
 /* RAM in use by the guest and the host's overhead for it (EPT tables, VMCS...), in bytes. */
 uint64_t vm_overhead_bytes(const struct vm *vm);

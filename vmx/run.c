@@ -3,6 +3,7 @@
  * host switches between vCPUs by hand: the SYSCALL MSRs, XCR0 and the FPU/SSE/AVX state. */
 #include "vmx/exits.h"
 #include "vmx/caps.h"
+#include "vmx/trace.h"
 #include "kernel/cpu.h"
 #include "kernel/log.h"
 #include "kernel/printf.h"
@@ -176,6 +177,8 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc)
         vcpu->exits[(vcpu->exit_reason & 0xFFFF) < VCPU_STAT_REASONS ? vcpu->exit_reason & 0xFFFF : 0]++;
         requeue_vectoring_event(vcpu);
         action = exit_dispatch(vcpu);
+        if (vcpu->trace_on)
+            trace_exit(vcpu, vcpu->name, action);
         if (action == EXIT_CONTINUE && (rdtsc() >= deadline || vm_should_yield(vcpu->vm)))
             action = EXIT_YIELD;
     }

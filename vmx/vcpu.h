@@ -59,6 +59,11 @@ struct vcpu {
     uint32_t proc_ctls;                     /* cached CPU_BASED_VM_EXEC_CONTROL */
     bool fpu_ready;                         /* fpu_area holds a valid state */
 
+    bool trace_on;                          /* shell: trace NAME on */
+    uint64_t trace_mask[2];                 /* exit reasons traced */
+    uint64_t trace_window_ns, trace_lines, trace_suppressed;
+    const char *name;                       /* the guest's name, for traces */
+
     uint64_t exits[VCPU_STAT_REASONS];      /* per basic exit reason */
     uint64_t exits_total;
     uint64_t run_tsc;                       /* TSC spent in the guest and its exits */

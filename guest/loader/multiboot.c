@@ -36,10 +36,10 @@ static int fail(char *why, size_t size, const char *fmt, ...)
     return -1;
 }
 
-/* Offset of a valid Multiboot header in the first 8 KiB, or -1. */
+/* Offset of a valid Multiboot header lying wholly in the first 8 KiB (spec 3.1.1), or -1. */
 static long find_header(const uint8_t *img, size_t len, struct mb_header *h)
 {
-    for (size_t off = 0; off + 12 <= len && off < MB_SEARCH_LIMIT; off += 4) {
+    for (size_t off = 0; off + 12 <= len && off + 12 <= MB_SEARCH_LIMIT; off += 4) {
         memcpy(h, img + off, off + sizeof *h <= len ? sizeof *h : 12);
         if (h->magic == MB_HEADER_MAGIC && h->magic + h->flags + h->checksum == 0)
             return (long)off;
