@@ -59,7 +59,7 @@ static void describe(struct vcpu *vcpu, char *buf, size_t size)
     case EXIT_REASON_IO_INSTRUCTION:
         snprintf(buf, size, "%s%s port 0x%lx size %lu%s value 0x%lx", q & 8 ? "in" : "out",
                  q & 16 ? "s" : "", q >> 16, (q & 7) + 1, q & 32 ? " rep" : "",
-                 r->rax & (0xFFFFFFFFull >> (32 - 8 * ((q & 7) + 1))));
+                 r->rax & (0xFFFFFFFFul >> (32 - 8 * ((q & 7) + 1))));
         break;
     case EXIT_REASON_CPUID:
         snprintf(buf, size, "-> eax=%lx ebx=%lx ecx=%lx edx=%lx", r->rax, r->rbx, r->rcx, r->rdx);
