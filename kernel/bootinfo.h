@@ -9,7 +9,7 @@
 
 #define BOOT_MAX_REGIONS  64
 #define BOOT_MAX_MODULES  32
-#define BOOT_MAX_RESERVED (BOOT_MAX_MODULES + 16)
+#define BOOT_MAX_RESERVED (2 * BOOT_MAX_MODULES + 16)
 #define BOOT_CMDLINE_MAX  512
 
 /* Memory types as in the e820 map (the values Multiboot uses too). */

@@ -34,7 +34,7 @@ static void le_bell(struct lineedit *le)
 /* Moves the terminal cursor n columns; dir is 'D' (left) or 'C' (right). */
 static void le_move(struct lineedit *le, size_t n, char dir)
 {
-    char s[16], digits[8];
+    char s[32], digits[24];
     size_t k = 0, d = 0;
     if (!n)
         return;

@@ -193,7 +193,9 @@ uint64_t vm_hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2)
 
 static void update_devices(struct vm *vm)
 {
-    vpit_update(&vm->pit);
+    /* One PIT tick at a time: the next (possibly a late one) only once the guest took the last. */
+    if (!(vm->pic.chip[0].irr & (1u << VPIT_IRQ)))
+        vpit_update(&vm->pit);
     vrtc_update(&vm->rtc);
 }
 

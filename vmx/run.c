@@ -71,6 +71,12 @@ static void switch_state(struct vcpu *vcpu)
     state_owner = vcpu;
 }
 
+void vcpu_release_state(struct vcpu *vcpu)
+{
+    if (state_owner == vcpu)
+        state_owner = NULL;
+}
+
 void vcpu_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error, uint32_t error)
 {
     vcpu->pending_event = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector |

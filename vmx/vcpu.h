@@ -86,6 +86,9 @@ enum vmx_status vmx_enter(struct guest_regs *regs, bool launched);
  * console work. Returns the action that ended the slice. */
 enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc);
 
+/* Called when vcpu is destroyed: the CPU's guest-owned state (FPU, SYSCALL MSRs) no
+ * longer belongs to anyone, so the next switch must not save it into freed memory. */
+void vcpu_release_state(struct vcpu *vcpu);
 /* Queues a hardware exception for the next entry (without advancing RIP). */
 void vcpu_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error, uint32_t error);
 /* Advances the guest's RIP past the instruction that exited. */

@@ -249,6 +249,7 @@ void vmcs_destroy(struct vcpu *vcpu)
     vmclear(vcpu->vmcs_pa);
     if (current == vcpu)
         current = NULL;
+    vcpu_release_state(vcpu);
     if (vcpu->vpid)
         invvpid(INVVPID_SINGLE_CONTEXT, vcpu->vpid, 0);
     page_free((void *)vcpu->vmcs_pa);

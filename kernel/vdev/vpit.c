@@ -284,8 +284,14 @@ void vpit_update(struct vpit *t)
     uint64_t k = edges_at(ch, elapsed(ch, now_ns(t)));
     if (k <= ch->edges_seen)
         return;
-    t->ticks_coalesced += k - ch->edges_seen - 1;
-    ch->edges_seen = k;
+    /* Bounded catch-up: a guest that waited for the CPU gets its missed ticks one per
+     * update (the caller updates once the previous tick was taken), at most
+     * VPIT_CATCHUP_MAX of them; older ones are dropped and counted. */
+    if (k - ch->edges_seen > VPIT_CATCHUP_MAX) {
+        t->ticks_coalesced += k - ch->edges_seen - VPIT_CATCHUP_MAX;
+        ch->edges_seen = k - VPIT_CATCHUP_MAX;
+    }
+    ch->edges_seen++;
     if (t->env->set_irq) {
         t->env->set_irq(t->env->ctx, VPIT_IRQ, true);
         t->env->set_irq(t->env->ctx, VPIT_IRQ, false);

@@ -25,6 +25,8 @@
 #define VPIT_PORT_B 0x61
 #define VPIT_HZ 1193182u
 #define VPIT_IRQ 0
+/* Missed periods delivered late, one per vpit_update, at most this many; older ones are dropped. */
+#define VPIT_CATCHUP_MAX 8
 
 struct vpit_channel {
     uint8_t mode;         /* 0..5 */

@@ -298,6 +298,27 @@ static void test_unaligned_region_shrinks_inward(void **state)
     assert_int_equal(frame_alloc_one(&fa), 80 * MiB + FRAME_SIZE);
 }
 
+static void test_unaligned_end_below_top(void **state)
+{
+    (void)state;
+    free(bitmap);
+    /* The partial last frame of a region that is not the highest one stays in use. */
+    const struct mem_region map[] = {
+        { 1 * MiB, 2 * MiB + 0x800, MEM_USABLE },
+        { 4 * MiB - 0x800, 5 * MiB, MEM_USABLE },
+    };
+    top = frame_top(map, 2);
+    bitmap = malloc(frame_bitmap_bytes(top));
+    assert_non_null(bitmap);
+    frame_init(&fa, bitmap, top, map, 2, NULL, 0);
+    assert_int_equal(fa.free_frames, 256 + 256);
+    assert_true(test_bit(fa.bitmap, (2 * MiB) / FRAME_SIZE));
+    assert_true(test_bit(fa.bitmap, (4 * MiB) / FRAME_SIZE - 1));
+    uint64_t phys;
+    while ((phys = frame_alloc_one(&fa)) != 0)
+        assert_true(in_range(phys, 1 * MiB, 2 * MiB) || in_range(phys, 4 * MiB, 5 * MiB));
+}
+
 static void test_overlapping_maps_reserved_wins(void **state)
 {
     (void)state;
@@ -351,6 +372,7 @@ int main(void)
         T(test_free_and_realloc),
         T(test_alloc_contig),
         T(test_unaligned_region_shrinks_inward),
+        T(test_unaligned_end_below_top),
         T(test_overlapping_maps_reserved_wins),
         T(test_nothing_usable),
     };

@@ -261,7 +261,7 @@ static void test_enter_forms(void **state)
 {
     (void)state;
     int lines = 0;
-    const char *input = "a\rb\nc\r\nd\n\re\r\r";
+    const char *input = "a\rb\nc\r\nd\n\re\r\rf\n\n";
     for (const char *p = input; *p; p++) {
         if (lineedit_feed(&le, (uint8_t)*p) == LE_LINE) {
             lines++;
@@ -270,8 +270,8 @@ static void test_enter_forms(void **state)
             if (lines == 5) assert_string_equal(lineedit_line(&le), "");  /* LF CR: two Enters */
         }
     }
-    /* a CR, b LF, c CRLF (once), d LF, CR, e CR, CR */
-    assert_int_equal(lines, 7);
+    /* a CR, b LF, c CRLF (once), d LF, CR, e CR, CR, f LF, LF */
+    assert_int_equal(lines, 9);
     assert_string_equal(lineedit_line(&le), "");
     /* An LF later, after other keys, is an Enter again. */
     feed("\rz");
@@ -284,8 +284,9 @@ static void test_unknown_escapes_swallowed(void **state)
     (void)state;
     feed("ab" LEFT);
     clear_out();
-    /* PgUp, F5, Insert, Shift-Tab, F1 (SS3), a private mode set, Alt-x. */
-    feed("\033[5~" "\033[15~" "\033[2~" "\033[Z" "\033OP" "\033[?25h" "\033x");
+    /* PgUp, F5, Insert, Shift-Tab, F1 (SS3), a private mode set, one with an
+     * intermediate byte (cursor style), Alt-x. */
+    feed("\033[5~" "\033[15~" "\033[2~" "\033[Z" "\033OP" "\033[?25h" "\033[2 q" "\033x");
     assert_line("ab", 1);
     assert_string_equal(out, "");
     /* Modifiers do not stop a known key: Ctrl-Right is still Right. */
@@ -480,6 +481,8 @@ static void test_complete_in_middle(void **state)
     feed("in alpha\x01" RIGHT RIGHT);
     clear_out();
     feed("\t");                                 /* a space follows already: none added */
+    assert_string_equal(asked_line, "in alpha");
+    assert_int_equal(asked_cursor, 2);
     assert_line("info alpha", 4);
     assert_string_equal(out, "fo alpha\033[K\033[6D");
 }

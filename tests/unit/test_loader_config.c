@@ -146,6 +146,8 @@ static void test_guest_cmdline_verbatim(void **state)
     assert_int_equal(parse("-- hz=100"), 0);
     assert_string_equal(cfg.path, "");
     assert_string_equal(cfg.cmdline, "hz=100");
+    assert_int_equal(parse("/boot/x.elf\t--\t \tx"), 0);                 /* tabs separate too */
+    assert_string_equal(cfg.cmdline, "x");
     assert_int_equal(parse("/boot/x.elf --"), 0);
     assert_string_equal(cfg.cmdline, "");
     /* Only a token that is exactly "--" starts it. */

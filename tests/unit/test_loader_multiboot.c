@@ -278,6 +278,10 @@ static void test_refuses_non_i386_elf(void **state)
     assert_refused(len, "32-bit");
 
     build_elf();
+    img[4] = 2;                                             /* ELFCLASS64 alone */
+    assert_refused(len, "32-bit");
+
+    build_elf();
     put16(18, 62);
     assert_refused(len, "i386");
 

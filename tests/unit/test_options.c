@@ -63,12 +63,13 @@ static void test_defaults(void **state)
 {
     (void)state;
     assert_int_equal(options_parse("", &opt, capture), 0);
-    assert_defaults_except(LOG_INFO, FAULT_NONE, 10000, 100);
+    assert_defaults_except(LOG_INFO, FAULT_NONE, 10000, 1000);
+    assert_int_equal(opt.bench_host_iters, 0);
     assert_int_equal(n_reports, 0);
 
     memset(&opt, 0xA5, sizeof opt);
     assert_int_equal(options_parse("  \t ", &opt, capture), 0);
-    assert_defaults_except(LOG_INFO, FAULT_NONE, 10000, 100);
+    assert_defaults_except(LOG_INFO, FAULT_NONE, 10000, 1000);
 }
 
 static void test_loglevel(void **state)
@@ -113,7 +114,7 @@ static void test_unknown_option(void **state)
     assert_int_equal(options_parse("foo=bar", &opt, capture), 1);
     assert_int_equal(n_reports, 1);
     assert_string_equal(reports[0], "option \"foo=bar\": unknown, ignored");
-    assert_defaults_except(LOG_INFO, FAULT_NONE, 10000, 100);
+    assert_defaults_except(LOG_INFO, FAULT_NONE, 10000, 1000);
 
     setup(NULL);
     assert_int_equal(options_parse("quiet", &opt, capture), 1);
@@ -183,9 +184,29 @@ static void test_hz(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         setup(NULL);
         assert_int_equal(options_parse(bad[i], &opt, capture), 1);
-        assert_int_equal(opt.timer_hz, 100);
+        assert_int_equal(opt.timer_hz, 1000);
     }
     assert_string_equal(reports[0], "option \"hz=-5\": bad value (10 to 10000), ignored");
+}
+
+static void test_bench_host(void **state)
+{
+    (void)state;
+    static const struct { const char *cmdline; uint32_t iters; } good[] = {
+        { "bench_host=1", 1 }, { "bench_host=10000000", 10000000 }, { "bench_host=0x100", 256 },
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(options_parse(good[i].cmdline, &opt, capture), 0);
+        assert_int_equal(opt.bench_host_iters, good[i].iters);
+    }
+    const char *bad[] = { "bench_host=0", "bench_host=10000001", "bench_host=4294967297",
+                          "bench_host=", "bench_host", "bench_host=1k" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setup(NULL);
+        assert_int_equal(options_parse(bad[i], &opt, capture), 1);
+        assert_int_equal(opt.bench_host_iters, 0);
+    }
+    assert_string_equal(reports[0], "option \"bench_host=1k\": bad value (an iteration count from 1 to 10000000), ignored");
 }
 
 static void test_problem_count_and_mixture(void **state)
@@ -357,6 +378,7 @@ int main(void)
         T(test_debug_fault),
         T(test_slice),
         T(test_hz),
+        T(test_bench_host),
         T(test_problem_count_and_mixture),
         T(test_long_token_reported_truncated),
         T(test_parse_size),

@@ -1,5 +1,6 @@
-/* Host unit tests for the shell's pure parts (kernel/shell.c): tokenizing, command lookup
- * and the error line. Line editing needs the console and is not exercised here. */
+/* Host unit tests for the shell's pure parts (kernel/shell.c): tokenizing, command lookup,
+ * the error line and Tab completion of words. Line editing has its own tests
+ * (test_lineedit.c); the shell links it in here only because shell.c uses it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #define snprintf ksnprintf
 #include "kernel/printf.c"
 #include "kernel/log.c"
+#include "kernel/lineedit.c"
 #include "kernel/shell.c"
 #undef vsnprintf
 #undef snprintf
@@ -134,6 +136,30 @@ static void test_error_line(void **state)
     assert_ptr_equal(strchr(out, '\n'), out + out_len - 1);
 }
 
+static void test_complete_word(void **state)
+{
+    (void)state;
+    const char *c[8];
+    /* The first word completes to command names. */
+    assert_int_equal(complete_word(NULL, "v", 1, c, 8), 2);
+    assert_string_equal(c[0], "vm");
+    assert_string_equal(c[1], "vmx");
+    assert_int_equal(complete_word(NULL, "  vmx", 5, c, 8), 1);
+    assert_string_equal(c[0], "vmx");
+    assert_int_equal(complete_word(NULL, "", 0, c, 8), 3);
+    assert_int_equal(complete_word(NULL, "x", 1, c, 8), 0);
+    assert_int_equal(complete_word(NULL, "v", 1, c, 1), 1);     /* at most max */
+    /* Only the text before the cursor counts: "h|vm" completes "h". */
+    assert_int_equal(complete_word(NULL, "hvm", 1, c, 8), 1);
+    assert_string_equal(c[0], "help");
+    /* After "help", command names again; after other commands, guest names (none here). */
+    assert_int_equal(complete_word(NULL, "help v", 6, c, 8), 2);
+    assert_string_equal(c[1], "vmx");
+    assert_int_equal(complete_word(NULL, " help  vmx", 10, c, 8), 1);
+    assert_int_equal(complete_word(NULL, "vm v", 4, c, 8), 0);
+    assert_int_equal(complete_word(NULL, "helper v", 8, c, 8), 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -144,6 +170,7 @@ int main(void)
         T(test_tokenize_max_args),
         T(test_find),
         T(test_error_line),
+        T(test_complete_word),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
