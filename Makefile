@@ -88,7 +88,7 @@ deps:
 run: deps iso
 	$(PYTHON) tests/emu.py run --emu $(EMU) --iso $(BUILD)/anfitrion.iso
 
-test: deps all $(UNIT_BINS) $(TEST_ISOS)
+test: deps all $(UNIT_BINS) $(BUILD)/anfitrion.iso $(TEST_ISOS)
 	$(PYTHON) tests/run.py $(TESTFLAGS)
 
 bench: deps all iso $(BUILD)/tests/iso/bench.iso
