@@ -137,8 +137,7 @@ static void uart_tx(void *ctx, uint8_t byte)
 {
     struct vm *vm = ctx;
     if (vm == console_owner) {
-        char c = (char)byte;
-        console_write(&c, 1);           /* attached: raw, no prefix */
+        uart_putc(byte);                /* attached: the guest's bytes as they are, no prefix */
         return;
     }
     if (byte == '\r')
