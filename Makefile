@@ -91,7 +91,7 @@ run: deps iso
 test: deps all $(UNIT_BINS) $(BUILD)/anfitrion.iso $(TEST_ISOS)
 	$(PYTHON) tests/run.py $(TESTFLAGS)
 
-bench: deps all iso $(BUILD)/tests/iso/bench.iso
+bench: deps all iso $(BUILD)/tests/iso/bench.iso $(BUILD)/tests/iso/bench_many16.iso $(BUILD)/tests/iso/bench_many32.iso
 	$(PYTHON) tests/bench.py
 
 clean:

@@ -17,6 +17,7 @@ Exit status 0 on success; 1 with a `bench: ...` message when the emulator fails
 or a line is missing. Python 3 standard library only.
 """
 
+import concurrent.futures
 import re
 import sys
 import time
@@ -27,6 +28,8 @@ import emu  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ISO = ROOT / "build" / "tests" / "iso" / "bench.iso"
+DEFAULT_ISO = ROOT / "build" / "anfitrion.iso"          # iso/grub.cfg: alpha, beta, gamma
+MANY_ISOS = {n: ROOT / "build" / "tests" / "iso" / f"bench_many{n}.iso" for n in (16, 32)}
 RESULTS = ROOT / "build" / "bench" / "results.txt"
 
 BOOT_WAIT = 120          # power-on to the end of the host baseline
@@ -46,6 +49,17 @@ ROWS = (
     ("VMCALL (nop)", "vmcall_0", None),
     ("UART scratch write", "outb_scratch", "mem_scratch"),
 )
+
+
+# `stats`: "guest NAME: N exits, CPU share X.Y% of guest time, ..."; `mem`: "  guest NAME RAM
+# N KiB, overhead N KiB (...)"; `cpus`: "  timer HZ Hz, ticks=N, uptime S.MMM s, ...".
+STATS_RE = re.compile(r"^guest (\S+): (\d+) exits, CPU share (\d+\.\d)% of guest time", re.M)
+MEM_RE = re.compile(r"^  guest (\S+)\s+RAM\s+(\d+) KiB, overhead\s+(\d+) KiB", re.M)
+CPUS_RE = re.compile(r"ticks=(\d+), uptime (\d+)\.(\d+) s")
+
+DEFAULT_GUESTS = ("alpha", "beta", "gamma")
+TICK_FIRST, TICK_LAST, ALPHA_HZ = 300, 600, 100     # alpha: hz=100 in iso/grub.cfg
+MANY_TICKS = 2000                                   # host timer ticks (1000 Hz) to let them run
 
 
 class BenchError(Exception):
@@ -74,6 +88,73 @@ def wait_for(m, pattern, timeout, what):
         time.sleep(1)
         raise BenchError(f"the hypervisor panicked while waiting for {what}\n{m.diagnostics()}")
     return got
+
+
+def command(m, cmd, last, timeout=30):
+    """Send CMD at the shell; return the log text it printed, up to the line LAST matches."""
+    start = len(m.log)
+    m.send(cmd + "\r")
+    wait_for(m, last, timeout, f"the output of `{cmd}`")
+    return m.log[start:]
+
+
+def host_clock(m):
+    """(ticks, uptime in ms) from `cpus`."""
+    out = command(m, "cpus", r"ticks=\d+, uptime .*$")
+    t, sec, ms = CPUS_RE.search(out).groups()
+    return int(t), int(sec) * 1000 + int(ms)
+
+
+def run_default():
+    """Exits per guest over TICK_FIRST..TICK_LAST of alpha's ticks in the default scenario:
+    {name: (exits_first, exits_last)}, the host uptime between the two `stats` in ms."""
+    if not DEFAULT_ISO.is_file():
+        raise BenchError(f"{DEFAULT_ISO.relative_to(ROOT)} does not exist: `make bench` builds it")
+    snaps, clocks = [], []
+    try:
+        with emu.Machine("bochs", iso=DEFAULT_ISO, mem_mb=256, name="bench-default") as m:
+            for tick in (TICK_FIRST, TICK_LAST):
+                wait_for(m, rf"^\[alpha\] tick {tick}:", 180, f"alpha's `tick {tick}:`")
+                out = command(m, "stats", rf"^guest {DEFAULT_GUESTS[-1]}: .*$")
+                clocks.append(host_clock(m))
+                snaps.append({n: int(e) for n, e, _ in STATS_RE.findall(out)})
+    except emu.EmuError as e:
+        raise BenchError(f"the emulator failed (default scenario): {e}")
+    missing = [n for n in DEFAULT_GUESTS if n not in snaps[0] or n not in snaps[1]]
+    if missing:
+        raise BenchError(f"default scenario: no stats line for {', '.join(missing)} "
+                         "(see build/tests/runs/bench-default/serial.log)")
+    return {n: (snaps[0][n], snaps[1][n]) for n in DEFAULT_GUESTS}, clocks[1][1] - clocks[0][1]
+
+
+def run_many(n):
+    """N spinning guests at once: {name: (ram_kib, overhead_kib, share)} from `mem` and `stats`
+    once all have started and the host timer has ticked MANY_TICKS more times."""
+    iso = MANY_ISOS[n]
+    if not iso.is_file():
+        raise BenchError(f"{iso.relative_to(ROOT)} does not exist: `make bench` builds it")
+    names = [f"g{i:02d}" for i in range(1, n + 1)]
+    try:
+        with emu.Machine("bochs", iso=iso, mem_mb=256, name=f"bench-many{n}") as m:
+            for name in names:
+                wait_for(m, rf"^hv: guest {name}: started", 240, f"`guest {name}: started`")
+            t0, _ = host_clock(m)
+            deadline = time.monotonic() + 240
+            while host_clock(m)[0] < t0 + MANY_TICKS:
+                if time.monotonic() > deadline:
+                    raise BenchError(f"{n} guests: the host timer did not advance {MANY_TICKS} ticks")
+                time.sleep(1)
+            mem = command(m, "mem", rf"^  guest {names[-1]} .*$")
+            stats = command(m, "stats", rf"^guest {names[-1]}: .*$")
+    except emu.EmuError as e:
+        raise BenchError(f"the emulator failed ({n} guests): {e}")
+    ram = {g: (int(r), int(o)) for g, r, o in MEM_RE.findall(mem)}
+    share = {g: float(sh) for g, _, sh in STATS_RE.findall(stats)}
+    missing = [g for g in names if g not in ram or g not in share]
+    if missing:
+        raise BenchError(f"{n} guests: no mem/stats line for {', '.join(missing)} "
+                         f"(see build/tests/runs/bench-many{n}/serial.log)")
+    return {g: ram[g] + (share[g],) for g in names}
 
 
 def bochs_version(m):
@@ -122,6 +203,52 @@ def table(host, guest, version):
         lines.append(f"{label:<20} {iters:>6} {fmt(g_op):>16} {fmt(h_op):>15} {fmt(over):>18}")
     lines.append("exit overhead = guest minus host; VMCALL (no host equivalent): "
                  "guest VMCALL minus the guest's empty loop")
+    if "compute" in guest and "compute" in host and guest["compute"][1] and host["compute"][1]:
+        it, g_tot, _ = guest["compute"]
+        h_tot = host["compute"][1]
+        lines += ["", "CPU-bound loop (xorshift32, no I/O, no CPUID; same instructions on both sides)",
+                  f"{'':<20} {'iters':>8} {'total ticks':>14} {'ticks/op':>10}",
+                  f"{'guest':<20} {it:>8} {g_tot:>14} {g_tot / it:>10.3f}",
+                  f"{'host':<20} {host['compute'][0]:>8} {h_tot:>14} {h_tot / host['compute'][0]:>10.3f}",
+                  f"guest/host ratio {g_tot / h_tot:.5f} (guest figure includes the host timer "
+                  "exits, 1000 Hz, that hit the loop)"]
+    return lines
+
+
+def default_table(exits, uptime_ms):
+    secs = (TICK_LAST - TICK_FIRST) / ALPHA_HZ
+    lines = ["", f"Exits per second, default scenario (iso/grub.cfg), between alpha's tick "
+             f"{TICK_FIRST} and tick {TICK_LAST} ({secs:g} s of guest time at {ALPHA_HZ} Hz; "
+             f"host uptime between the two `stats`: {uptime_ms / 1000:.3f} s)",
+             f"{'guest':<8} {'exits@' + str(TICK_FIRST):>12} {'exits@' + str(TICK_LAST):>12} "
+             f"{'delta':>8} {'exits/s':>9} {'exits/s (host uptime)':>22}"]
+    for name, (a, b) in exits.items():
+        d = b - a
+        per_host = f"{d * 1000 / uptime_ms:.0f}" if uptime_ms > 0 else "n/a"
+        lines.append(f"{name:<8} {a:>12} {b:>12} {d:>8} {d / secs:>9.0f} {per_host:>22}")
+    lines.append("(a negative delta means the guest restarted in between: its counters start over)")
+    return lines
+
+
+def many_table(results):
+    lines = ["", f"Many small guests at once (crash.elf mode=spin, mem=2M, interrupts off), "
+             f"after all started + {MANY_TICKS} host timer ticks",
+             f"{'guests':>6} {'RAM KiB':>8} {'overhead KiB min/max/mean':>26} "
+             f"{'CPU share % min/max/mean':>25} {'spread':>7}"]
+    for n, rows in results.items():
+        if isinstance(rows, str):
+            lines.append(f"{n:>6} n/a: {rows}")
+            continue
+        over = [o for _, o, _ in rows.values()]
+        shares = [sh for _, _, sh in rows.values()]
+        mean_sh = sum(shares) / len(shares)
+        rams = sorted({r for r, _, _ in rows.values()})
+        lines.append(f"{n:>6} {'/'.join(map(str, rams)):>8} "
+                     f"{f'{min(over)}/{max(over)}/{sum(over) / len(over):.1f}':>26} "
+                     f"{f'{min(shares):.1f}/{max(shares):.1f}/{mean_sh:.2f}':>25} "
+                     f"{(max(shares) - min(shares)) / mean_sh:>7.3f}")
+    lines.append("overhead = `mem`'s per-guest overhead beyond its RAM (EPT, VMCS, state); "
+                 "spread = (max - min) / mean of `stats`' CPU share (cumulative since boot)")
     return lines
 
 
@@ -139,6 +266,21 @@ def main():
     try:
         host, guest, version = run()
         lines = table(host, guest, version)
+        # The scenario runs are independent: run them side by side (their figures are in
+        # emulated time, so sharing the host's cores changes the wall time only).
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1 + len(MANY_ISOS)) as pool:
+            default = pool.submit(run_default)
+            jobs = {n: pool.submit(run_many, n) for n in MANY_ISOS}
+            lines += default_table(*default.result())
+            many = {}
+            for n, job in jobs.items():
+                try:
+                    many[n] = job.result()
+                except BenchError as e:
+                    if n == min(MANY_ISOS):
+                        raise
+                    many[n] = str(e).splitlines()[0]
+        lines += many_table(many)
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1

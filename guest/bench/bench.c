@@ -33,6 +33,20 @@ static void run_outb_scratch(uint32_t iters)
         outb(UART_COM1 + UART_SCR, (uint8_t)i);
 }
 
+/* CPU-bound loop with no exit: xorshift32 in assembly with 32-bit registers only, the
+ * same instruction sequence as run_compute in kernel/bench.c (the host's baseline). */
+static void run_compute(uint32_t iters)
+{
+    uint32_t x = 2463534242u, n = iters, t;
+    __asm__ volatile("1:\n\t"
+                     "movl %0, %2\n\t" "shll $13, %2\n\t" "xorl %2, %0\n\t"
+                     "movl %0, %2\n\t" "shrl $17, %2\n\t" "xorl %2, %0\n\t"
+                     "movl %0, %2\n\t" "shll $5, %2\n\t"  "xorl %2, %0\n\t"
+                     "decl %1\n\t" "jnz 1b"
+                     : "+r"(x), "+r"(n), "=&r"(t) : : "cc");
+    __asm__ volatile("" : : "r"(x));
+}
+
 static void vmcall_once(void *arg)
 {
     (void)arg;
@@ -63,5 +77,6 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
         printf("bench: %-12s %8u %14s %10s (vmcall raised %s)\n", "vmcall_0", iters, "n/a", "n/a",
                exception_name((unsigned)vec));
     report("outb_scratch", iters, run_outb_scratch);
+    report("compute", iters * 100, run_compute);
     printf("bench: done\n");
 }
