@@ -331,7 +331,7 @@ struct vm *vm_create(const struct boot_module *m)
 int vm_start(struct vm *vm, const char **why)
 {
     if (vm->state == VM_RUNNING || vm->state == VM_PAUSED) {
-        *why = "is already running";
+        *why = vm->state == VM_PAUSED ? "is paused (resume it, or reset it)" : "is already running";
         return -1;
     }
     const char *reason = load(vm);
