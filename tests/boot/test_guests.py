@@ -14,10 +14,11 @@ any wait at once (the hypervisor is gone, nothing more will come).
 """
 
 import re
-import time
 from pathlib import Path
 
 import emu
+from scenario import (TICK_WAIT, assert_no_panic, assert_rising, complete_log,
+                      status_lines, wait_line, wait_ticks)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ISO = ROOT / "build" / "anfitrion.iso"
@@ -25,9 +26,7 @@ TEST_ISO_DIR = ROOT / "build" / "tests" / "iso"
 
 TIMEOUT = 180            # per test, enforced by tests/run.py
 BOOT_WAIT = 90           # power-on to the guests' `started` lines (Bochs: GRUB ~2 s)
-TICK_WAIT = 120          # for a run of tinyos status lines (each is 1 s of guest time)
 
-PANIC_LINE = re.compile(r"^PANIC: .*$", re.M)
 
 
 def iso(name):
@@ -36,84 +35,12 @@ def iso(name):
 
 # ---- waiting on the log ----------------------------------------------------------
 
-def complete_log(m):
-    """The log up to its last complete line."""
-    log = m.log
-    return log[:log.rfind("\n") + 1]
-
-
-def fail_if_gone(m, what):
-    """Raise EmuError if the hypervisor panicked or the emulator ended."""
-    log = complete_log(m)
-    panic = PANIC_LINE.search(log)
-    if panic:
-        # Let the whole report (registers, backtrace) reach the log for the diagnostics.
-        deadline = time.monotonic() + 3
-        while "\nbacktrace:" not in m.log[panic.start():] and time.monotonic() < deadline:
-            time.sleep(0.2)
-        raise emu.EmuError(f"the hypervisor panicked while waiting for {what}: "
-                           f"{panic.group(0)!r}\n{m.diagnostics(tail=40)}")
-    if not m.alive():
-        raise emu.EmuError(f"{m.emu} ended (status {m.proc.poll()}) while waiting for "
-                           f"{what}\n{m.diagnostics(tail=40)}")
-
-
-def wait_line(m, pattern, timeout, start=0):
-    """The first complete line at or after offset START matching PATTERN (regex, re.M).
-
-    Fails early on a host panic or when the emulator ends."""
-    rx = re.compile(pattern, re.M)
-    deadline = time.monotonic() + timeout
-    while True:
-        found = rx.search(complete_log(m), start)
-        if found:
-            return found
-        fail_if_gone(m, f"/{pattern}/")
-        if time.monotonic() > deadline:
-            raise emu.EmuError(f"/{pattern}/ did not appear within {timeout} s\n"
-                               f"{m.diagnostics(tail=40)}")
-        time.sleep(0.2)
-
-
-def status_lines(m, guest, start=0, end=None):
-    """[(offset, tick)] of tinyos status lines `[GUEST] tick N: ...` in the log."""
-    log = complete_log(m)
-    rx = re.compile(rf"^\[{re.escape(guest)}\] tick (\d+):.*$", re.M)
-    return [(x.start(), int(x.group(1)))
-            for x in rx.finditer(log, start, len(log) if end is None else end)]
-
-
-def wait_ticks(m, guest, count, start=0, timeout=TICK_WAIT):
-    """Wait for COUNT status lines of GUEST after offset START; return [(offset, tick)]."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = status_lines(m, guest, start)
-        if len(got) >= count:
-            return got
-        fail_if_gone(m, f"{count} status lines of {guest} (have {len(got)})")
-        if time.monotonic() > deadline:
-            raise emu.EmuError(f"only {len(got)} of {count} `[{guest}] tick N:` lines "
-                               f"within {timeout} s\n{m.diagnostics(tail=40)}")
-        time.sleep(0.2)
-
-
-def assert_rising(guest, ticks, what=""):
-    values = [t for _, t in ticks]
-    assert all(a < b for a, b in zip(values, values[1:])), \
-        f"{guest}'s tick counter does not rise{what}: {values}"
-
-
 def assert_keeps_ticking(m, guest, after, count, timeout=TICK_WAIT):
     """COUNT more status lines of GUEST after offset AFTER, each larger than any before it."""
     before = status_lines(m, guest, 0, after)
     later = wait_ticks(m, guest, count, after, timeout)
     assert_rising(guest, before + later, " across the event")
     return before, later
-
-
-def assert_no_panic(m):
-    panic = PANIC_LINE.search(m.log)
-    assert not panic, f"the hypervisor panicked: {panic.group(0)!r}"
 
 
 def expect_started(m, *names):

@@ -1,0 +1,89 @@
+"""Waiting on a hypervisor's serial log in scenario tests (tests/boot/test_guests.py,
+test_shell.py): lines, tinyos status lines, and an early failure when the hypervisor
+panicked or the emulator ended, so a broken run fails in seconds with its diagnostics."""
+
+import re
+import time
+
+import emu
+
+PANIC_LINE = re.compile(r"^PANIC: .*$", re.M)
+TICK_WAIT = 120          # for a run of tinyos status lines (each is 1 s of guest time)
+
+
+def complete_log(m):
+    """The log up to its last complete line."""
+    log = m.log
+    return log[:log.rfind("\n") + 1]
+
+
+def fail_if_gone(m, what):
+    """Raise EmuError if the hypervisor panicked or the emulator ended."""
+    panic = PANIC_LINE.search(complete_log(m))
+    if panic:
+        # Let the whole report (registers, backtrace) reach the log for the diagnostics.
+        deadline = time.monotonic() + 3
+        while "\nbacktrace:" not in m.log[panic.start():] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        raise emu.EmuError(f"the hypervisor panicked while waiting for {what}: "
+                           f"{panic.group(0)!r}\n{m.diagnostics(tail=40)}")
+    if not m.alive():
+        raise emu.EmuError(f"{m.emu} ended (status {m.proc.poll()}) while waiting for "
+                           f"{what}\n{m.diagnostics(tail=40)}")
+
+
+def wait_line(m, pattern, timeout, start=0, partial=False):
+    """The first line at or after offset START matching PATTERN (regex, re.M).
+
+    Only complete lines unless PARTIAL (for the prompt, which no newline follows).
+    Fails early on a host panic or when the emulator ends."""
+    rx = re.compile(pattern, re.M)
+    deadline = time.monotonic() + timeout
+    while True:
+        found = rx.search(m.log if partial else complete_log(m), start)
+        if found:
+            return found
+        fail_if_gone(m, f"/{pattern}/")
+        if time.monotonic() > deadline:
+            raise emu.EmuError(f"/{pattern}/ did not appear within {timeout} s\n"
+                               f"{m.diagnostics(tail=40)}")
+        time.sleep(0.1)
+
+
+def status_lines(m, guest, start=0, end=None, prefixed=True):
+    """[(offset, tick)] of tinyos status lines `[GUEST] tick N: tasks ...` (or, attached
+    to its console, the raw `tick N: tasks ...`)."""
+    log = complete_log(m)
+    head = rf"\[{re.escape(guest)}\] " if prefixed else ""
+    rx = re.compile(rf"^{head}tick (\d+): tasks.*$", re.M)
+    return [(x.start(), int(x.group(1)))
+            for x in rx.finditer(log, start, len(log) if end is None else end)]
+
+
+def wait_ticks(m, guest, count, start=0, timeout=TICK_WAIT, prefixed=True):
+    """Wait for COUNT status lines of GUEST after offset START; return [(offset, tick)]."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = status_lines(m, guest, start, prefixed=prefixed)
+        if len(got) >= count:
+            return got
+        fail_if_gone(m, f"{count} status lines of {guest} (have {len(got)})")
+        if time.monotonic() > deadline:
+            raise emu.EmuError(f"only {len(got)} of {count} status lines of {guest} "
+                               f"within {timeout} s\n{m.diagnostics(tail=40)}")
+        time.sleep(0.2)
+
+
+def ticks_of(lines):
+    return [t for _, t in lines]
+
+
+def assert_rising(guest, lines, what=""):
+    values = ticks_of(lines)
+    assert all(a < b for a, b in zip(values, values[1:])), \
+        f"{guest}'s tick counter does not rise{what}: {values}"
+
+
+def assert_no_panic(m):
+    panic = PANIC_LINE.search(m.log)
+    assert not panic, f"the hypervisor panicked: {panic.group(0)!r}"
