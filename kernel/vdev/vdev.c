@@ -99,3 +99,55 @@ void vdev_io_out(struct vdev_bus *bus, uint16_t port, unsigned size, uint32_t va
         i += n;
     }
 }
+
+int vdev_register_mmio(struct vdev_bus *bus, uint64_t base, uint64_t len, const char *name,
+                       vdev_mmio_read_fn read, vdev_mmio_write_fn write, void *dev)
+{
+    if (bus->n_mmio >= VDEV_MAX_MMIO_RANGES || len == 0 || base + len < base)
+        return -1;
+    for (unsigned i = 0; i < bus->n_mmio; i++) {
+        const struct vdev_mmio_range *r = &bus->mmio[i];
+        if (base < r->base + r->len && r->base < base + len)
+            return -1;
+    }
+    struct vdev_mmio_range *r = &bus->mmio[bus->n_mmio++];
+    r->base = base;
+    r->len = len;
+    r->name = name;
+    r->read = read;
+    r->write = write;
+    r->dev = dev;
+    return 0;
+}
+
+const struct vdev_mmio_range *vdev_mmio_find(const struct vdev_bus *bus, uint64_t gpa)
+{
+    for (unsigned i = 0; i < bus->n_mmio; i++)
+        if (gpa >= bus->mmio[i].base && gpa - bus->mmio[i].base < bus->mmio[i].len)
+            return &bus->mmio[i];
+    return NULL;
+}
+
+static uint64_t mmio_mask(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+bool vdev_mmio_read(struct vdev_bus *bus, uint64_t gpa, unsigned size, uint64_t *value)
+{
+    const struct vdev_mmio_range *r = vdev_mmio_find(bus, gpa);
+    if (!r)
+        return false;
+    *value = r->read ? r->read(r->dev, gpa - r->base, size) & mmio_mask(size) : mmio_mask(size);
+    return true;
+}
+
+bool vdev_mmio_write(struct vdev_bus *bus, uint64_t gpa, unsigned size, uint64_t value)
+{
+    const struct vdev_mmio_range *r = vdev_mmio_find(bus, gpa);
+    if (!r)
+        return false;
+    if (r->write)
+        r->write(r->dev, gpa - r->base, size, value & mmio_mask(size));
+    return true;
+}

@@ -22,11 +22,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What a virtual device may ask of the VM it belongs to. The core fills one per guest. */
+/* Machine-level events a device may raise (ACPI sleep, reset register, debug exit). */
+enum vdev_machine_event {
+    VDEV_POWER_OFF,     /* ACPI S5, or another way to switch the machine off */
+    VDEV_RESET,         /* reset register, keyboard-controller pulse */
+    VDEV_EXIT,          /* isa-debug-exit: status is the guest's exit status */
+};
+
+/* What a virtual device may ask of the VM it belongs to. The core fills one per guest.
+ * Hooks after set_irq are optional: a device checks for NULL (host tests leave them out). */
 struct vdev_env {
     void *ctx;
     uint64_t (*now_ns)(void *ctx);                        /* guest virtual time, monotonic, ns */
     void (*set_irq)(void *ctx, unsigned irq, bool level); /* drive ISA IRQ line 0..15 */
+    uint64_t (*now_tsc)(void *ctx);                       /* the guest's TSC (as RDTSC reads) */
+    /* IOAPIC -> LAPIC: a fixed-delivery interrupt with this vector; level-triggered or edge. */
+    void (*lapic_irq)(void *ctx, uint8_t vector, bool level_triggered);
+    /* LAPIC -> IOAPIC: the guest ended a level-triggered interrupt with this vector (EOI). */
+    void (*lapic_eoi)(void *ctx, uint8_t vector);
+    /* The machine switches off, resets or exits with status. */
+    void (*machine)(void *ctx, enum vdev_machine_event event, uint32_t status);
 };
 
 /* Wall-clock time. weekday: 1..7 with Sunday = 1 (the RTC's convention), 0 = "compute it". */
@@ -49,9 +64,25 @@ struct vdev_io_range {
     uint8_t max_size; /* widest access handed to the device: 1, 2 or 4 */
 };
 
+/* Memory-mapped registers (LAPIC, IOAPIC): offset is from the range's base; size 1, 2, 4 or 8. */
+typedef uint64_t (*vdev_mmio_read_fn)(void *dev, uint64_t offset, unsigned size);
+typedef void (*vdev_mmio_write_fn)(void *dev, uint64_t offset, unsigned size, uint64_t value);
+
+#define VDEV_MAX_MMIO_RANGES 8
+
+struct vdev_mmio_range {
+    uint64_t base, len;
+    const char *name;
+    vdev_mmio_read_fn read;
+    vdev_mmio_write_fn write;
+    void *dev;
+};
+
 struct vdev_bus {
     struct vdev_io_range io[VDEV_MAX_IO_RANGES];
     unsigned n_io;
+    struct vdev_mmio_range mmio[VDEV_MAX_MMIO_RANGES];
+    unsigned n_mmio;
 };
 
 /* Empties the bus: every port is unclaimed. */
@@ -74,6 +105,21 @@ uint32_t vdev_io_in(struct vdev_bus *bus, uint16_t port, unsigned size);
 
 /* Guest OUT of size 1, 2 or 4 at port. Writes to unclaimed ports are ignored. */
 void vdev_io_out(struct vdev_bus *bus, uint16_t port, unsigned size, uint32_t value);
+
+/* Claims guest-physical [base, base+len) for memory-mapped registers. The core makes the
+ * range trap (it is never guest RAM) and hands each decoded access to read/write.
+ * Returns 0, or -1 if the table is full, len is 0, or the range overlaps a claimed one. */
+int vdev_register_mmio(struct vdev_bus *bus, uint64_t base, uint64_t len, const char *name,
+                       vdev_mmio_read_fn read, vdev_mmio_write_fn write, void *dev);
+
+/* The range claiming gpa, or NULL. */
+const struct vdev_mmio_range *vdev_mmio_find(const struct vdev_bus *bus, uint64_t gpa);
+
+/* Guest access of size bytes at gpa. Return false if no device claims gpa (the caller
+ * decides what an access outside RAM and devices means). Reads of a range without a
+ * read handler return all-ones; writes without a handler are dropped. */
+bool vdev_mmio_read(struct vdev_bus *bus, uint64_t gpa, unsigned size, uint64_t *value);
+bool vdev_mmio_write(struct vdev_bus *bus, uint64_t gpa, unsigned size, uint64_t value);
 
 /* Name of the range claiming port, or NULL if unclaimed (for tracing). */
 const char *vdev_io_name(const struct vdev_bus *bus, uint16_t port);
