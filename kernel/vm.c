@@ -252,7 +252,8 @@ static const char *load(struct vm *vm)
         free_ram(vm);
         return reason;
     }
-    uint32_t info = mb_build_info(&mem, vm->cfg.cmdline, "anfitrion " ANFITRION_VERSION);
+    uint32_t info = mb_build_info(&mem, vm->cfg.cmdline, "anfitrion " ANFITRION_VERSION, NULL, 0,
+                                  img.load_end);
     if (!info) {
         free_ram(vm);
         return "its command line does not fit the Multiboot information area";
@@ -269,7 +270,8 @@ static const char *load(struct vm *vm)
     memcpy(vm->vcpu.exits, keep.exits, sizeof keep.exits);
     vm->vcpu.exits_total = keep.exits_total;
     vm->vcpu.run_tsc = keep.run_tsc;
-    why = vmcs_create(&vm->vcpu, ept_pointer(&vm->ept), img.entry, MB_GUEST_MAGIC, info);
+    struct vcpu_boot boot = { .entry = img.entry, .eax = MB_GUEST_MAGIC, .ebx = info };
+    why = vmcs_create(&vm->vcpu, ept_pointer(&vm->ept), &boot);
     if (why) {
         vmcs_destroy(&vm->vcpu);
         free_ram(vm);

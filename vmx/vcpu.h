@@ -69,10 +69,20 @@ struct vcpu {
     uint64_t run_tsc;                       /* TSC spent in the guest and its exits */
 };
 
+/* Where a guest starts: 32-bit protected mode with paging off, flat CS 0x10 and data 0x18
+ * (what both Multiboot and the Linux 32-bit boot protocol ask for), at entry with these
+ * registers; gdt_base/gdt_limit 0 leave GDTR empty (Multiboot says it is undefined). */
+struct vcpu_boot {
+    uint32_t entry;
+    uint32_t eax, ebx, esi;
+    uint32_t gdt_base;
+    uint16_t gdt_limit;
+};
+
 /* Allocates and initializes the VMCS for vcpu (SDM 24-26): host state, controls from the
- * capability MSRs, and a guest in 32-bit protected mode with paging off at `entry`. Makes
- * it the current VMCS. Returns NULL or why it failed. */
-const char *vmcs_create(struct vcpu *vcpu, uint64_t eptp, uint32_t entry, uint32_t eax, uint32_t ebx);
+ * capability MSRs, and the guest state of boot. Makes it the current VMCS. Returns NULL or
+ * why it failed. */
+const char *vmcs_create(struct vcpu *vcpu, uint64_t eptp, const struct vcpu_boot *boot);
 /* Frees the VMCS and the vCPU's pages (VMCLEAR first). */
 void vmcs_destroy(struct vcpu *vcpu);
 /* Makes vcpu's VMCS the current one if it is not. */

@@ -136,9 +136,10 @@ static void host_state_init(void)
     vmcs_writenat(HOST_RIP, (uint64_t)vmx_exit);
 }
 
-/* The Multiboot 1 machine state (Multiboot spec 3.2): flat 32-bit code and data segments,
- * protected mode with paging off (allowed by unrestricted guest), interrupts off. */
-static void guest_state_init(struct vcpu *vcpu, uint32_t entry)
+/* The Multiboot 1 machine state (Multiboot spec 3.2), which is also the Linux 32-bit boot
+ * protocol's: flat 32-bit code (0x10) and data (0x18) segments, protected mode with paging
+ * off (allowed by unrestricted guest), interrupts off. */
+static void guest_state_init(struct vcpu *vcpu, const struct vcpu_boot *boot)
 {
     const uint32_t code_ar = 0xC09B, data_ar = 0xC093;     /* G, D/B, P, S, type */
     struct { struct vmcs_field16 sel; struct vmcs_fieldNAT base; struct vmcs_field32 limit, ar; } segs[] = {
@@ -163,8 +164,8 @@ static void guest_state_init(struct vcpu *vcpu, uint32_t entry)
     vmcs_writenat(GUEST_LDTR_BASE, 0);
     vmcs_write32(GUEST_LDTR_LIMIT, 0);
     vmcs_write32(GUEST_LDTR_AR_BYTES, 1u << 16);            /* unusable */
-    vmcs_writenat(GUEST_GDTR_BASE, 0);
-    vmcs_write32(GUEST_GDTR_LIMIT, 0);
+    vmcs_writenat(GUEST_GDTR_BASE, boot->gdt_base);
+    vmcs_write32(GUEST_GDTR_LIMIT, boot->gdt_limit);
     vmcs_writenat(GUEST_IDTR_BASE, 0);
     vmcs_write32(GUEST_IDTR_LIMIT, 0);
 
@@ -179,7 +180,7 @@ static void guest_state_init(struct vcpu *vcpu, uint32_t entry)
     vmcs_writenat(GUEST_CR3, 0);
     vmcs_writenat(GUEST_DR7, 0x400);
     vmcs_writenat(GUEST_RSP, 0x7000);
-    vmcs_writenat(GUEST_RIP, entry);
+    vmcs_writenat(GUEST_RIP, boot->entry);
     vmcs_writenat(GUEST_RFLAGS, 0x2);
     vmcs_writenat(GUEST_PENDING_DBG_EXCEPTIONS, 0);
     vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
@@ -205,7 +206,7 @@ void vcpu_load(struct vcpu *vcpu)
     current = vcpu;
 }
 
-const char *vmcs_create(struct vcpu *vcpu, uint64_t eptp, uint32_t entry, uint32_t eax, uint32_t ebx)
+const char *vmcs_create(struct vcpu *vcpu, uint64_t eptp, const struct vcpu_boot *boot)
 {
     const char *why = bitmaps_init();
     if (why)
@@ -235,10 +236,11 @@ const char *vmcs_create(struct vcpu *vcpu, uint64_t eptp, uint32_t entry, uint32
     }
     vmcs_write64(EPT_POINTER, eptp);
     host_state_init();
-    guest_state_init(vcpu, entry);
+    guest_state_init(vcpu, boot);
     memset(&vcpu->regs, 0, sizeof vcpu->regs);
-    vcpu->regs.rax = eax;
-    vcpu->regs.rbx = ebx;
+    vcpu->regs.rax = boot->eax;
+    vcpu->regs.rbx = boot->ebx;
+    vcpu->regs.rsi = boot->esi;
     return NULL;
 }
 

@@ -96,6 +96,18 @@ int guest_config_parse(const char *line, struct guest_config *cfg, char *why, si
                 cfg->on_crash = ON_CRASH_RESTART;
             else
                 problem = "bad on_crash (stop or restart)";
+        } else if (strcmp(tok, "kind") == 0) {
+            if (value && strcmp(value, "linux") == 0)
+                cfg->kind = KIND_LINUX;
+            else if (value && strcmp(value, "multiboot") == 0)
+                cfg->kind = KIND_MULTIBOOT;
+            else
+                problem = "bad kind (linux or multiboot)";
+        } else if (strcmp(tok, "for") == 0) {
+            if (!value || !guest_name_valid(value))
+                problem = "bad for (the name of a guest)";
+            else
+                strcpy(cfg->for_guest, value);
         } else {
             problem = "unknown option";
         }
@@ -106,6 +118,12 @@ int guest_config_parse(const char *line, struct guest_config *cfg, char *why, si
                 snprintf(why, why_size, "%s: \"%s\"", problem, tok);
             rc = -1;
         }
+    }
+    if (!rc && cfg->for_guest[0] && (named || cfg->kind != KIND_AUTO || cfg->mem != GUEST_MEM_DEFAULT ||
+                                     cfg->on_crash != ON_CRASH_STOP)) {
+        snprintf(why, why_size, "a module for=%s takes no other option (name=, mem=, kind=, on_crash=)",
+                 cfg->for_guest);
+        rc = -1;
     }
     return rc;
 }

@@ -16,6 +16,8 @@
 #define GUEST_MEM_MAX     (1ull << 30)
 
 enum crash_policy { ON_CRASH_STOP, ON_CRASH_RESTART };
+/* What the module is: found from its header (AUTO), or forced with kind=. */
+enum guest_kind { KIND_AUTO, KIND_MULTIBOOT, KIND_LINUX };
 
 struct guest_config {
     char name[GUEST_NAME_MAX + 1];
@@ -23,9 +25,13 @@ struct guest_config {
     uint64_t mem;                       /* bytes of guest RAM */
     enum crash_policy on_crash;
     char cmdline[GUEST_CMDLINE_MAX];    /* everything after "--" */
+    enum guest_kind kind;               /* kind=multiboot|linux, else AUTO */
+    char for_guest[GUEST_NAME_MAX + 1]; /* for=NAME: not a guest but a module of guest NAME */
 };
 
-/* Parses a module command line. On error returns -1 with a one-line reason in why
+/* Parses a module command line. A module with for=NAME is not a guest but belongs to
+ * guest NAME (its initrd, or an entry of its Multiboot module list); it takes no other
+ * hypervisor option. On error returns -1 with a one-line reason in why
  * (e.g. "bad mem=\"16Q\" (a size like 16M, from 2M to 1G)"); cfg->name is still set
  * (or "module") so the caller can name the module it refuses. */
 int guest_config_parse(const char *module_cmdline, struct guest_config *cfg, char *why, size_t why_size);

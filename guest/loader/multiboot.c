@@ -161,8 +161,14 @@ struct mb_info {
 } __attribute__((packed));
 struct mb_mmap_entry { uint32_t size; uint64_t addr, len; uint32_t type; } __attribute__((packed));
 
-uint32_t mb_build_info(const struct guest_mem *mem, const char *cmdline, const char *loader_name)
+struct mb_mod_entry { uint32_t mod_start, mod_end, string, reserved; } __attribute__((packed));
+_Static_assert(sizeof(struct mb_mod_entry) == 16, "Multiboot module entry is 16 bytes");
+
+uint32_t mb_build_info(const struct guest_mem *mem, const char *cmdline, const char *loader_name,
+                       const struct mb_module *mods, unsigned n_mods, uint64_t free_from)
 {
+    if (n_mods > MB_MODULES_MAX)
+        return 0;
     uint8_t *area = mem->ptr(mem->ctx, MB_INFO_GPA, MB_INFO_END - MB_INFO_GPA);
     if (!area)
         return 0;
@@ -193,10 +199,34 @@ uint32_t mb_build_info(const struct guest_mem *mem, const char *cmdline, const c
     area[off + n] = 0;
     info->boot_loader_name = MB_INFO_GPA + off;
 
+    off += n + 1;
+
+    /* Modules: the list and their strings in the information area, their bytes in RAM. */
+    off = (off + 15) & ~15u;
+    struct mb_mod_entry *list = (struct mb_mod_entry *)(area + off);
+    info->mods_addr = n_mods ? MB_INFO_GPA + off : 0;
+    off += n_mods * sizeof *list;
+    uint64_t at = (free_from + 0xFFF) & ~0xFFFull;
+    for (unsigned i = 0; i < n_mods; i++) {
+        n = strlen(mods[i].string);
+        if (off + n + 1 > MB_INFO_END - MB_INFO_GPA)
+            return 0;
+        memcpy(area + off, mods[i].string, n + 1);
+        list[i].string = MB_INFO_GPA + off;
+        off += n + 1;
+        void *dst = mods[i].len ? mem->ptr(mem->ctx, at, mods[i].len) : NULL;
+        if (at >= mem->size || (mods[i].len && !dst))
+            return 0;
+        if (mods[i].len)
+            memcpy(dst, mods[i].data, mods[i].len);
+        list[i].mod_start = (uint32_t)at;
+        list[i].mod_end = (uint32_t)(at + mods[i].len);
+        at = (at + mods[i].len + 0xFFF) & ~0xFFFull;
+    }
+
     info->mem_lower = 639;
     info->mem_upper = (uint32_t)((mem->size - 0x100000) / 1024);
-    info->mods_count = 0;
-    info->mods_addr = 0;
+    info->mods_count = n_mods;
     info->flags = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9);
     return MB_INFO_GPA;
 }

@@ -32,8 +32,19 @@ struct mb_image {
 int mb_load(const uint8_t *img, size_t len, const struct guest_mem *mem, struct mb_image *out,
             char *why, size_t why_size);
 
+/* A boot module handed to the guest (GRUB's module2 ... for=NAME): its bytes and its string. */
+struct mb_module {
+    const uint8_t *data;
+    uint64_t len;
+    const char *string;
+};
+#define MB_MODULES_MAX 8
+
 /* Writes the Multiboot information (memory sizes, a memory map of the guest's RAM, the
- * command line, the loader name) at MB_INFO_GPA. Returns its address, or 0 if it does not fit. */
-uint32_t mb_build_info(const struct guest_mem *mem, const char *cmdline, const char *loader_name);
+ * command line, the loader name, the module list) at MB_INFO_GPA, and copies the n_mods
+ * modules into RAM at page-aligned addresses from free_from up (above the kernel image).
+ * Returns the information's address, or 0 if it or the modules do not fit. */
+uint32_t mb_build_info(const struct guest_mem *mem, const char *cmdline, const char *loader_name,
+                       const struct mb_module *mods, unsigned n_mods, uint64_t free_from);
 
 #endif

@@ -154,6 +154,36 @@ static void test_guest_cmdline_verbatim(void **state)
     assert_refused("/boot/x.elf --verbose", "unknown option", "--verbose");
 }
 
+static void test_kind_option(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("/boot/x name=a"), 0);
+    assert_int_equal(cfg.kind, KIND_AUTO);
+    assert_int_equal(parse("/boot/x kind=linux"), 0);
+    assert_int_equal(cfg.kind, KIND_LINUX);
+    assert_int_equal(parse("/boot/x kind=multiboot"), 0);
+    assert_int_equal(cfg.kind, KIND_MULTIBOOT);
+    assert_refused("/boot/x kind=windows", "kind", "windows");
+}
+
+static void test_for_option(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("/boot/rootfs.cpio.gz for=web"), 0);
+    assert_string_equal(cfg.for_guest, "web");
+    assert_string_equal(cfg.path, "/boot/rootfs.cpio.gz");
+    assert_int_equal(parse("/boot/data for=web -- some words"), 0);
+    assert_string_equal(cfg.cmdline, "some words");
+    assert_int_equal(parse("/boot/x name=web"), 0);
+    assert_string_equal(cfg.for_guest, "");
+    assert_refused("/boot/x for=Web!", "for", "Web!");
+    assert_refused("/boot/x for=", "for", NULL);
+    /* A module that belongs to a guest is not a guest: no guest options with it. */
+    assert_refused("/boot/x for=web mem=4M", "for=web", "no other option");
+    assert_refused("/boot/x name=a for=web", "for=web", "no other option");
+    assert_refused("/boot/x for=web kind=linux", "for=web", "no other option");
+}
+
 static void test_errors_name_the_option(void **state)
 {
     (void)state;
@@ -225,6 +255,8 @@ int main(void)
         cmocka_unit_test(test_mem_sizes_and_bounds),
         cmocka_unit_test(test_on_crash),
         cmocka_unit_test(test_guest_cmdline_verbatim),
+        cmocka_unit_test(test_kind_option),
+        cmocka_unit_test(test_for_option),
         cmocka_unit_test(test_errors_name_the_option),
         cmocka_unit_test(test_first_error_reported_and_name_kept),
         cmocka_unit_test(test_overlong_guest_cmdline),

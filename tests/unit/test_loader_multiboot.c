@@ -494,7 +494,7 @@ static uint64_t rd64(uint64_t gpa) { uint64_t v; memcpy(&v, ram.bytes + gpa, 8);
 
 static void check_info(uint64_t ram_size, const char *cmdline)
 {
-    uint32_t at = mb_build_info(&mem, cmdline, "anfitrion");
+    uint32_t at = mb_build_info(&mem, cmdline, "anfitrion", NULL, 0, 0);
     assert_int_equal(at, MB_INFO_GPA);
     uint32_t flags = rd32(at + MBI_FLAGS);
     assert_true(flags & (1u << 0));
@@ -568,12 +568,12 @@ static void test_info_long_cmdline(void **state)
 
     memset(line, 'x', sizeof line - 1);
     line[sizeof line - 1] = '\0';
-    assert_int_equal(mb_build_info(&mem, line, "anfitrion"), 0);
+    assert_int_equal(mb_build_info(&mem, line, "anfitrion", NULL, 0, 0), 0);
     assert_ram_is(MB_INFO_END, 0x1000, RAM_FILL);
 
     memset(line, 'x', MB_INFO_END - MB_INFO_GPA);       /* exactly the whole area: no room */
     line[MB_INFO_END - MB_INFO_GPA] = '\0';
-    assert_int_equal(mb_build_info(&mem, line, "anfitrion"), 0);
+    assert_int_equal(mb_build_info(&mem, line, "anfitrion", NULL, 0, 0), 0);
 }
 
 static void test_info_long_loader_name_is_cut(void **state)
@@ -582,11 +582,40 @@ static void test_info_long_loader_name_is_cut(void **state)
     char name[200];
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = '\0';
-    assert_int_equal(mb_build_info(&mem, "a", name), MB_INFO_GPA);
+    assert_int_equal(mb_build_info(&mem, "a", name, NULL, 0, 0), MB_INFO_GPA);
     uint32_t ln = rd32(MB_INFO_GPA + MBI_LOADER_NAME);
     size_t n = strnlen((char *)ram.bytes + ln, MB_INFO_END - ln);
     assert_true(n > 0 && n < 64);
     assert_ram_is(MB_INFO_END, 0x100, RAM_FILL);
+}
+
+static void test_info_modules(void **state)
+{
+    (void)state;
+    static const uint8_t a[5000] = { 1, 2, 3 };
+    static const uint8_t b[3] = { 9, 8, 7 };
+    const struct mb_module mods[] = {
+        { a, sizeof a, "/boot/data.bin one" },
+        { b, sizeof b, "second" },
+    };
+    uint32_t at = mb_build_info(&mem, "k", "anfitrion", mods, 2, 0x123456);
+    assert_int_equal(at, MB_INFO_GPA);
+    assert_true(rd32(at + MBI_FLAGS) & (1u << 3));
+    assert_int_equal(rd32(at + 20), 2);                 /* mods_count */
+    uint32_t list = rd32(at + 24);                      /* mods_addr */
+    assert_true(list >= at + MBI_SIZE && list + 32 <= MB_INFO_END);
+    /* Page-aligned, in order, above free_from, bytes and strings intact. */
+    assert_int_equal(rd32(list + 0), 0x124000);
+    assert_int_equal(rd32(list + 4), 0x124000 + sizeof a);
+    assert_string_equal((char *)ram.bytes + rd32(list + 8), "/boot/data.bin one");
+    assert_memory_equal(ram.bytes + 0x124000, a, sizeof a);
+    assert_int_equal(rd32(list + 16), 0x126000);
+    assert_int_equal(rd32(list + 20), 0x126000 + sizeof b);
+    assert_string_equal((char *)ram.bytes + rd32(list + 24), "second");
+    assert_memory_equal(ram.bytes + 0x126000, b, sizeof b);
+    /* A module past the end of RAM does not fit. */
+    assert_int_equal(mb_build_info(&mem, "k", "anfitrion", mods, 1, 4 * MiB - 4096), 0);
+    assert_int_equal(mb_build_info(&mem, "k", "anfitrion", mods, MB_MODULES_MAX + 1, 0x200000), 0);
 }
 
 static void *no_ram(void *ctx, uint64_t gpa, uint64_t len) { (void)ctx; (void)gpa; (void)len; return NULL; }
@@ -595,7 +624,7 @@ static void test_info_without_ram_at_0x8000(void **state)
 {
     (void)state;
     struct guest_mem none = {.ctx = NULL, .size = 4 * MiB, .ptr = no_ram};
-    assert_int_equal(mb_build_info(&none, "", "anfitrion"), 0);
+    assert_int_equal(mb_build_info(&none, "", "anfitrion", NULL, 0, 0), 0);
 }
 
 int main(void)
@@ -623,6 +652,7 @@ int main(void)
         T(test_info_structure_16mib_empty_cmdline),
         T(test_info_long_cmdline),
         T(test_info_long_loader_name_is_cut),
+        T(test_info_modules),
         T(test_info_without_ram_at_0x8000),
     };
 #undef T
