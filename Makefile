@@ -1,5 +1,6 @@
 # anfitrion: a bare-metal type-1 hypervisor for x86-64 (VT-x + EPT).
-# Targets: make (build/anfitrion.elf), make iso, make run [EMU=qemu], make test, make bench, make clean.
+# Targets: make (build/anfitrion.elf), make iso, make run [EMU=qemu] [ENTRY=linux], make linux,
+# make test, make bench, make clean.
 
 BUILD   := build
 CC      := gcc
@@ -27,10 +28,13 @@ KERNEL_OBJS  := kernel/main.o kernel/string.o kernel/printf.o kernel/log.o kerne
 DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o drivers/acpi.o \
 	drivers/timer.o drivers/cmos.o
 VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \
-	vmx/exit.o vmx/trace.o vmx/exit_cpuid.o vmx/exit_msr.o vmx/exit_io.o vmx/cr.o vmx/guest_mem.o
+	vmx/exit.o vmx/trace.o vmx/exit_cpuid.o vmx/exit_msr.o vmx/exit_io.o vmx/exit_mmio.o \
+	vmx/decode.o vmx/cr.o vmx/guest_mem.o
 VDEV_OBJS    := kernel/vdev/vdev.o kernel/vdev/vuart.o kernel/vdev/vpic.o kernel/vdev/vpit.o \
-	kernel/vdev/vrtc.o
-LOADER_OBJS  := guest/loader/config.o guest/loader/multiboot.o
+	kernel/vdev/vrtc.o kernel/vdev/vlapic.o kernel/vdev/vioapic.o kernel/vdev/vpci.o \
+	kernel/vdev/vacpi.o kernel/vdev/fwcfg.o kernel/vdev/debugexit.o
+LOADER_OBJS  := guest/loader/config.o guest/loader/multiboot.o guest/loader/linux.o \
+	guest/loader/acpi.o
 
 KOBJS := $(addprefix $(BUILD)/,$(BOOT_OBJS) $(KERNEL_OBJS) $(DRIVER_OBJS) $(VMX_OBJS) \
 	$(VDEV_OBJS) $(LOADER_OBJS))
@@ -61,32 +65,56 @@ include tests/unit/unit.mk
 
 guests: $(GUEST_ELFS)
 
-# ISO images: the default one from iso/grub.cfg, and one per tests/iso/NAME.cfg.
+# The Linux guest: Debian's kernel and busybox-static, fetched with apt-get download and
+# packed by guest/linux/build.sh. Nothing of it is committed; it lives under build/.
+LINUX_FILES := $(BUILD)/guests/vmlinuz $(BUILD)/guests/rootfs.cpio.gz
+LINUX_SRCS := guest/linux/build.sh guest/linux/mkinitramfs.py $(shell find guest/linux/rootfs -type f)
+linux: $(LINUX_FILES)
+$(BUILD)/guests/rootfs.cpio.gz: $(BUILD)/guests/vmlinuz
+$(BUILD)/guests/vmlinuz: $(LINUX_SRCS)
+	guest/linux/build.sh $(BUILD)/guests $(BUILD)/linux
+
+# ISO images: the default one from iso/grub.cfg, and one per tests/iso/NAME.cfg. An image
+# whose grub.cfg names vmlinuz also carries the Linux guest (tests/iso/linux*.cfg do).
 ISO_FILES := $(BUILD)/anfitrion.elf $(GUEST_ELFS)
 define make_iso
 	@rm -rf $@.d && mkdir -p $@.d/boot/grub $@.d/boot/guests $@.d/boot/tests
 	cp $(BUILD)/anfitrion.elf $@.d/boot/
 	cp $(filter $(BUILD)/guests/%,$(GUEST_ELFS)) $@.d/boot/guests/ 2>/dev/null || true
 	cp $(filter $(BUILD)/tests/guests/%,$(GUEST_ELFS)) $@.d/boot/tests/ 2>/dev/null || true
+	if grep -q vmlinuz $(1); then cp $(LINUX_FILES) $@.d/boot/guests/; fi
 	cp $(1) $@.d/boot/grub/grub.cfg
+	$(2)
 	grub-mkrescue -o $@ $@.d >$@.log 2>&1 || (cat $@.log; false)
 	@rm -rf $@.d
 endef
 
 iso: $(BUILD)/anfitrion.iso
-$(BUILD)/anfitrion.iso: iso/grub.cfg $(ISO_FILES)
+$(BUILD)/anfitrion.iso: iso/grub.cfg $(ISO_FILES) $(LINUX_FILES)
 	$(call make_iso,iso/grub.cfg)
+
+# make run ENTRY=linux: the same grub.cfg with its Linux entry as the default.
+$(BUILD)/anfitrion-linux.iso: iso/grub.cfg $(ISO_FILES) $(LINUX_FILES)
+	$(call make_iso,iso/grub.cfg,sed -i 's/^set default=.*/set default=1/' $@.d/boot/grub/grub.cfg)
 
 TEST_ISOS := $(patsubst tests/iso/%.cfg,$(BUILD)/tests/iso/%.iso,$(wildcard tests/iso/*.cfg))
 $(BUILD)/tests/iso/%.iso: tests/iso/%.cfg $(ISO_FILES)
 	@mkdir -p $(dir $@)
 	$(call make_iso,$<)
+$(filter $(BUILD)/tests/iso/linux%,$(TEST_ISOS)): $(LINUX_FILES)
 
 deps:
 	@.ci/deps
 
-run: deps iso
-	$(PYTHON) tests/emu.py run --emu $(EMU) --iso $(BUILD)/anfitrion.iso
+# ENTRY picks the GRUB menu entry: default (tinyos alpha, beta, crash guest gamma) or linux.
+ENTRY ?= default
+RUN_ISO_default := $(BUILD)/anfitrion.iso
+RUN_ISO_linux := $(BUILD)/anfitrion-linux.iso
+RUN_ISO := $(RUN_ISO_$(ENTRY))
+run: deps
+	@test -n "$(RUN_ISO)" || { echo "make run: ENTRY=$(ENTRY) is not an entry (default or linux)" >&2; exit 2; }
+	$(MAKE) --no-print-directory $(RUN_ISO)
+	$(PYTHON) tests/emu.py run --emu $(EMU) --iso $(RUN_ISO)
 
 test: deps all $(UNIT_BINS) $(BUILD)/anfitrion.iso $(TEST_ISOS)
 	$(PYTHON) tests/run.py $(TESTFLAGS)
@@ -97,4 +125,4 @@ bench: deps all iso $(BUILD)/tests/iso/bench.iso $(BUILD)/tests/iso/bench_many16
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all guests iso deps run test bench clean
+.PHONY: all guests iso linux deps run test bench clean

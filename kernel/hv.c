@@ -1,7 +1,9 @@
 /* The hypervisor's top level: VT-x bring-up, guest creation, and the main loop. */
 #include "kernel/hv.h"
 #include "kernel/cpu.h"
+#include "guest/loader/config.h"
 #include "kernel/log.h"
+#include "kernel/string.h"
 #include "kernel/sched.h"
 #include "kernel/vm.h"
 #include "vmx/vmx.h"
@@ -15,8 +17,28 @@ void hv_start_guests(const struct boot_info *bi)
             hv_info("%u guest module(s) not started: guests need VT-x", bi->n_modules);
         return;
     }
-    for (unsigned i = 0; i < bi->n_modules; i++)
-        vm_create(&bi->modules[i]);
+    /* Modules with for=NAME belong to guest NAME; the others are guests. */
+    static struct guest_config cfgs[BOOT_MAX_MODULES];
+    for (unsigned i = 0; i < bi->n_modules; i++) {
+        char why[8];
+        if (guest_config_parse(bi->modules[i].cmdline, &cfgs[i], why, sizeof why) < 0)
+            cfgs[i].for_guest[0] = '\0';        /* vm_create() refuses it with the reason */
+    }
+    for (unsigned i = 0; i < bi->n_modules; i++) {
+        if (cfgs[i].for_guest[0])
+            continue;
+        const struct boot_module *mods[BOOT_MAX_MODULES];
+        unsigned n = 0;
+        for (unsigned j = 0; j < bi->n_modules; j++)
+            if (cfgs[j].for_guest[0] && strcmp(cfgs[j].for_guest, cfgs[i].name) == 0)
+                mods[n++] = &bi->modules[j];
+        vm_create(&bi->modules[i], mods, n);
+    }
+    for (unsigned i = 0; i < bi->n_modules; i++) {
+        if (cfgs[i].for_guest[0] && !vm_find(cfgs[i].for_guest))
+            hv_error("module %s: refused: for=%s names no guest", cfgs[i].path[0] ? cfgs[i].path : "(no path)",
+                     cfgs[i].for_guest);
+    }
 }
 
 void hv_main_loop(void)

@@ -5,7 +5,13 @@
 
 #include "guest/loader/config.h"
 #include "kernel/bootinfo.h"
+#include "kernel/vdev/debugexit.h"
+#include "kernel/vdev/fwcfg.h"
+#include "kernel/vdev/vacpi.h"
 #include "kernel/vdev/vdev.h"
+#include "kernel/vdev/vioapic.h"
+#include "kernel/vdev/vlapic.h"
+#include "kernel/vdev/vpci.h"
 #include "kernel/vdev/vpic.h"
 #include "kernel/vdev/vpit.h"
 #include "kernel/vdev/vrtc.h"
@@ -14,6 +20,7 @@
 #include "vmx/vcpu.h"
 
 #define VM_MAX            32
+#define VM_MODULES_MAX    8                         /* for=NAME modules per guest */
 #define VM_MAX_CHUNKS     (GUEST_MEM_MAX >> 21)     /* RAM is allocated in 2 MiB chunks */
 #define VM_LINE_MAX       160
 #define VM_RESTART_LIMIT  5                         /* restarts allowed ... */
@@ -27,6 +34,9 @@ struct vm {
     struct guest_config cfg;
     const uint8_t *image;               /* the boot module (kept reserved), for (re)starts */
     uint64_t image_len;
+    enum guest_kind kind;               /* KIND_MULTIBOOT or KIND_LINUX, from the image */
+    const struct boot_module *mods[VM_MODULES_MAX];  /* its for=NAME modules, in order */
+    unsigned n_mods;
 
     uint64_t chunks[VM_MAX_CHUNKS];     /* host-physical address of each 2 MiB of RAM */
     unsigned n_chunks;
@@ -40,6 +50,14 @@ struct vm {
     struct vpic pic;
     struct vpit pit;
     struct vrtc rtc;
+    struct vlapic lapic;
+    struct vioapic ioapic;
+    struct vpci pci;
+    struct vacpi acpi;
+    struct fwcfg fwcfg;
+    struct debugexit debugexit;
+    int machine_event;                  /* enum vdev_machine_event raised, or -1 */
+    uint32_t exit_status;               /* with VDEV_EXIT */
 
     char line[VM_LINE_MAX];             /* guest console output being assembled */
     unsigned line_len;
@@ -54,9 +72,11 @@ struct vm {
 
 extern struct vm vms[VM_MAX];
 
-/* Creates a guest from a boot module; refuses it ("hv: guest NAME: refused: WHY") if its
- * options, image or memory do not work out. Returns the VM or NULL. */
-struct vm *vm_create(const struct boot_module *module);
+/* Creates a guest from a boot module (its for=NAME modules in mods); refuses it
+ * ("hv: guest NAME: refused: WHY") if its options, image or memory do not work out.
+ * Returns the VM or NULL. */
+struct vm *vm_create(const struct boot_module *module, const struct boot_module *const *mods,
+                     unsigned n_mods);
 /* Lifecycle; each prints its "hv: guest NAME: ..." line. Return 0, or -1 with why set. */
 int vm_start(struct vm *vm, const char **why);
 int vm_stop(struct vm *vm, const char **why);

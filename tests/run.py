@@ -267,8 +267,8 @@ def parse_guest_manifest(path=None):
             continue
         words = line.split()
         name, expect = words[0], words[-1]
-        if expect not in ("pass", "crash"):
-            raise ValueError(f"{path}:{n}: EXPECT must be pass or crash, not {expect!r}")
+        if expect not in ("pass", "crash") and not re.fullmatch(r"exit=\d+", expect):
+            raise ValueError(f"{path}:{n}: EXPECT must be pass, crash or exit=N, not {expect!r}")
         middle = words[1:-1]
         if "--" in middle:
             i = middle.index("--")
@@ -376,8 +376,10 @@ def guest_test_main(name):
         print(e)
         return 1
     n = re.escape(name)
+    # exit=N: the guest reports, then ends itself through the debug-exit port; wait for that.
+    test_line = "" if entry["expect"].startswith("exit=") else rf"^\[{n}\] Test result: .*$|"
     verdict = re.compile(
-        rf"^\[{n}\] Test result: .*$|^hv: guest {n}: (crashed|refused|stopped).*$"
+        test_line + rf"^hv: guest {n}: (crashed|refused|stopped|exited).*$"
         rf"|^PANIC: .*$|^hv: no VT-x.*$", re.M)
     with emu.Machine("bochs", iso=iso, workdir=emu.RUNS_DIR / f"guest-{name}") as m:
         try:
@@ -400,6 +402,14 @@ def guest_test_main(name):
                 problem = f"failure reported: {fails[0]!r}"
             elif re.search(rf"^hv: guest {n}: crashed", log, re.M):
                 problem = "the guest crashed"
+        elif entry["expect"].startswith("exit="):
+            status = entry["expect"][len("exit="):]
+            if got != f"hv: guest {name}: exited: status {status}":
+                problem = f"expected hv: guest {name}: exited: status {status}, got {got!r}"
+            elif fails:
+                problem = f"failure reported: {fails[0]!r}"
+            elif f"[{name}] Test result: PASS" not in guest_lines:
+                problem = "no Test result: PASS before the exit"
         else:
             if not re.match(rf"hv: guest {n}: crashed", got):
                 problem = f"expected the guest to crash, got {got!r}"

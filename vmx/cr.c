@@ -6,17 +6,21 @@
 #include "kernel/cpu.h"
 #include "kernel/printf.h"
 
-/* Bits the CPU requires at 1 or 0 in VMX operation, except PE and PG, which unrestricted
- * guest frees (SDM 26.3.1.1); NE/CD/NW are ours too: the guest sees its own values. */
+/* Bits the CPU requires at 1 or 0 in VMX operation; NE/CD/NW, whose guest values differ
+ * from the real ones; and PE/PG, so that every paging-mode change exits and long mode is
+ * activated here (unrestricted guest lets the guest run with either clear, SDM 26.3.1.1).
+ * The rest (TS, MP, EM, WP, AM) the guest changes without exits. */
 uint64_t cr0_host_owned(void)
 {
     uint64_t fixed = (vmx_caps.cr0_fixed0 | ~vmx_caps.cr0_fixed1) & 0xFFFFFFFFull;
-    return (fixed & ~(CR0_PE | CR0_PG)) | CR0_NE | CR0_CD | CR0_NW;
+    return fixed | CR0_PE | CR0_PG | CR0_NE | CR0_CD | CR0_NW;
 }
 
+/* All of CR4: its bits change the paging mode (PAE, PSE, PGE, LA57, PCIDE...) or features
+ * we filter, and they change rarely, so the shadow is always the guest's CR4. */
 uint64_t cr4_host_owned(void)
 {
-    return ((vmx_caps.cr4_fixed0 | ~vmx_caps.cr4_fixed1) & 0xFFFFFFFFull) | CR4_VMXE | CR4_SMXE;
+    return 0xFFFFFFFFull;
 }
 
 uint64_t cr0_real(uint64_t v)

@@ -131,6 +131,9 @@ static enum exit_action exit_dr_access(struct vcpu *vcpu)
 static enum exit_action exit_ept_violation(struct vcpu *vcpu)
 {
     uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
+    /* A data access (not a fetch) outside RAM may be a memory-mapped device's. */
+    if (!(vcpu->exit_qual & 4) && vm_mmio_claims(vcpu->vm, gpa))
+        return exit_mmio(vcpu, gpa);
     const char *what = vcpu->exit_qual & 2 ? "write" : vcpu->exit_qual & 4 ? "instruction fetch" : "read";
     return exit_crash(vcpu, "%s outside its RAM at guest-physical 0x%lx", what, gpa);
 }

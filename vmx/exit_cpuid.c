@@ -1,9 +1,11 @@
 /* CPUID emulation: the host's answers with what is not virtualized taken out (VMX, SMX,
- * performance monitoring, MONITOR/MWAIT, MTRRs, machine checks, APIC until it is
- * emulated), the hypervisor-present bit set, and leaf 0x40000000 naming anfitrion. */
+ * performance monitoring, MONITOR/MWAIT, MTRRs, machine checks), what the virtual
+ * devices offer put in (the local APIC with x2APIC and TSC-deadline), the TSC frequency
+ * in leaves 0x15/0x16, the hypervisor-present bit set, and leaf 0x40000000 naming anfitrion. */
 #include "vmx/exits.h"
 #include "kernel/cpu.h"
 #include "kernel/string.h"
+#include "kernel/time.h"
 
 #define HV_LEAF_BASE 0x40000000u
 
@@ -38,16 +40,39 @@
 static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, struct cpuid_regs *r)
 {
     switch (leaf) {
+    case 0:
+        if (r->eax < 0x16)
+            r->eax = 0x16;                      /* leaves 0x15/0x16 are ours */
+        break;
     case 1:
         r->ecx &= ~(ECX_MONITOR | ECX_DS_CPL | ECX_VMX | ECX_SMX | ECX_EST | ECX_TM2 | ECX_SDBG |
-                    ECX_XTPR | ECX_PDCM | ECX_DCA | ECX_X2APIC | ECX_TSC_DEADLINE | ECX_OSXSAVE);
+                    ECX_XTPR | ECX_PDCM | ECX_DCA | ECX_OSXSAVE);
         if (vcpu->cr4_shadow & CR4_OSXSAVE)
             r->ecx |= ECX_OSXSAVE;
-        r->ecx |= ECX_HYPERVISOR;
-        r->edx &= ~(EDX_MCE | EDX_APIC | EDX_MTRR | EDX_MCA | EDX_PSN | EDX_DS | EDX_ACPI |
+        r->ecx |= ECX_HYPERVISOR | ECX_X2APIC | ECX_TSC_DEADLINE;   /* the vLAPIC has both */
+        r->edx &= ~(EDX_MCE | EDX_MTRR | EDX_MCA | EDX_PSN | EDX_DS | EDX_ACPI |
                     EDX_HTT | EDX_TM | EDX_PBE);
+        r->edx |= EDX_APIC;
         r->ebx = (r->ebx & 0xFFFF) | (1u << 16);   /* one logical CPU, initial APIC ID 0 */
         break;
+    case 0x15: {
+        /* TSC/crystal ratio: a 1 GHz "crystal" (the vLAPIC timer's clock) times kHz/10^6,
+         * so that TSC Hz = 10^9 * tsc_khz / 10^6 exactly (SDM Vol. 2A, CPUID leaf 15H). */
+        uint64_t khz = time_tsc_hz() / 1000;
+        r->eax = 1000000;
+        r->ebx = (uint32_t)khz;
+        r->ecx = 1000000000u;
+        r->edx = 0;
+        break;
+    }
+    case 0x16: {
+        uint32_t mhz = (uint32_t)(time_tsc_hz() / 1000000);
+        r->eax = mhz;                           /* base */
+        r->ebx = mhz;                           /* maximum */
+        r->ecx = 1000;                          /* bus (the APIC timer's clock), MHz */
+        r->edx = 0;
+        break;
+    }
     case 4:                                     /* cache topology: one core, one thread */
         r->eax &= 0x3FFF;
         break;

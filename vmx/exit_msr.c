@@ -21,17 +21,16 @@ static enum exit_action msr_done(struct vcpu *vcpu, bool read, uint64_t v)
  * value it may not write (the caller injects #GP). */
 static bool msr_access(struct vcpu *vcpu, uint32_t msr, bool read, uint64_t *v)
 {
+    /* The local APIC's MSRs (IA32_APIC_BASE, x2APIC, TSC deadline) belong to the VM's vLAPIC. */
+    int dev = read ? vm_msr_read(vcpu->vm, msr, v) : vm_msr_write(vcpu->vm, msr, *v);
+    if (dev != 0)
+        return dev > 0;
     switch (msr) {
     case MSR_IA32_TSC:
         if (read)
             *v = rdtsc() + vmcs_read64(TSC_OFFSET);
         else
             vmcs_write64(TSC_OFFSET, *v - rdtsc());
-        return true;
-    case MSR_IA32_APIC_BASE:
-        /* No virtual APIC yet (CPUID.1:EDX.APIC is clear): report it disabled, as BSP. */
-        if (read)
-            *v = 0xFEE00000ull | (1u << 8);
         return true;
     case MSR_IA32_FEATURE_CONTROL:
         if (!read)

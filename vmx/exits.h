@@ -17,6 +17,8 @@ enum exit_action exit_cpuid(struct vcpu *vcpu);
 enum exit_action exit_rdmsr(struct vcpu *vcpu);
 enum exit_action exit_wrmsr(struct vcpu *vcpu);
 enum exit_action exit_io(struct vcpu *vcpu);
+/* A data access at gpa (not RAM): a memory-mapped device's, else a crash. (exit_mmio.c) */
+enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa);
 /* Dispatches the exit in vcpu->exit_reason through the handler table. */
 enum exit_action exit_dispatch(struct vcpu *vcpu);
 

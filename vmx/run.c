@@ -185,6 +185,8 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc)
         action = exit_dispatch(vcpu);
         if (vcpu->trace_on)
             trace_exit(vcpu, vcpu->name, action);
+        if (action == EXIT_CONTINUE && vm_machine_event(vcpu->vm))
+            action = EXIT_STOP;
         if (action == EXIT_CONTINUE && (rdtsc() >= deadline || vm_should_yield(vcpu->vm)))
             action = EXIT_YIELD;
     }

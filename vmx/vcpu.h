@@ -115,6 +115,18 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 /* True when the host has work (console input, a guest to schedule) and the vCPU should
  * give the CPU back at the next exit. */
 bool vm_should_yield(struct vm *vm);
+/* A guest access of size bytes at gpa, which is not RAM, to a memory-mapped device.
+ * Return false if no device is there (the access is then outside the guest's memory). */
+bool vm_mmio_claims(struct vm *vm, uint64_t gpa);
+bool vm_mmio_read(struct vm *vm, uint64_t gpa, unsigned size, uint64_t *value);
+bool vm_mmio_write(struct vm *vm, uint64_t gpa, unsigned size, uint64_t value);
+/* MSRs that belong to the VM's devices (APIC base, x2APIC registers, TSC deadline).
+ * Return 1 if handled, 0 if the MSR is not a device's, -1 if the guest gets #GP. */
+int vm_msr_read(struct vm *vm, uint32_t msr, uint64_t *value);
+int vm_msr_write(struct vm *vm, uint32_t msr, uint64_t value);
+/* True once a device has ended the machine (power-off, reset, debug exit): the vCPU stops
+ * at once and vm_after_run() sees EXIT_STOP. */
+bool vm_machine_event(struct vm *vm);
 /* A hypercall (VMCALL) from the guest: returns the value for RAX. */
 uint64_t vm_hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2);
 /* Before each entry: lets the VM deliver a pending virtual interrupt. Returns the vector to

@@ -5,7 +5,7 @@
 
 /*
  * Overview. A PC operating system learns what it cannot probe from tables the firmware
- * writes into RAM (ACPI 5.0 specification, chapter 5). It finds the RSDP by scanning the
+ * writes into RAM (ACPI 6.0 specification, chapter 5). It finds the RSDP by scanning the
  * BIOS area 0xE0000-0xFFFFF for "RSD PTR " on a 16-byte boundary; the RSDP points to
  * the XSDT (and the older RSDT), which list the other tables:
  *
@@ -24,7 +24,8 @@
 #include <stdint.h>
 #include "guest/loader/multiboot.h"   /* struct guest_mem */
 
-#define ACPI_TABLES_GPA   0xE0000u     /* RSDP here (the BIOS area Linux scans 0xE0000-0xFFFFF), tables after it */
+/* The RSDP at the start of the BIOS area Linux scans (0xE0000-0xFFFFF), the tables after it. */
+#define ACPI_TABLES_GPA   0xE0000u
 #define ACPI_TABLES_END   0x100000u
 
 /* The fixed-hardware I/O ports the FADT announces (kernel/vdev/vacpi.c implements them). */
@@ -34,7 +35,7 @@
 #define ACPI_RESET_PORT    0xCF9   /* FADT RESET_REG: system I/O, value 0x06 */
 #define ACPI_RESET_VALUE   0x06
 #define ACPI_SCI_IRQ       9
-#define ACPI_SLP_TYP_S5    5       /* the value in \_S5 and what PM1a_CNT.SLP_TYP must hold to power off */
+#define ACPI_SLP_TYP_S5    5       /* in \_S5; PM1a_CNT.SLP_TYP must hold it to power off */
 
 #define ACPI_PM1_EVT_LEN   4
 #define ACPI_PM1_CNT_LEN   2
@@ -48,7 +49,7 @@ struct acpi_config {
     /* one vCPU */
 };
 
-/* Writes RSDP (ACPI 2.0, with XSDT address), RSDT, XSDT, FADT (revision 5), FACS, DSDT and
+/* Writes RSDP (ACPI 2.0, with XSDT address), RSDT, XSDT, FADT (revision 6), FACS, DSDT and
  * MADT at ACPI_TABLES_GPA in mem, zeroing the bytes between them. Returns the RSDP's
  * guest-physical address, or 0 if they do not fit (mem smaller than ACPI_TABLES_END, the
  * region not all RAM, or the tables outgrowing it). */

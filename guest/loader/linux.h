@@ -56,7 +56,7 @@ struct linux_boot_args {
     uint32_t acpi_rsdp;             /* 0 if none; else given to kernels speaking protocol >= 2.14 */
 };
 
-/* True if img looks like a bzImage: boot_flag 0xAA55 at 0x1FE and "HdrS" at 0x202. */
+/* True if img looks like a bzImage: boot_flag 0xAA55 at 0x1FE, "HdrS" at 0x202, a version. */
 bool linux_is_bzimage(const uint8_t *img, size_t len);
 
 /* Loads bzImage img into mem with its zero page, command line, initrd and boot GDT, as

@@ -189,6 +189,7 @@ REFUSALS = [
     ("hello", r".*\balready exists\b.*"),
     ("huge", r".*\b(not enough|out of)\b.*memory.*"),
     ("painted", r"unknown option\b.*color=red.*"),
+    (r"\S+", r"a module for=hello takes no other option.*"),
 ]
 
 
@@ -212,4 +213,6 @@ def test_bad_modules_refused_good_one_runs():
         assert len(re.findall(r"^hv: guest \S+: started$", log, re.M)) == 1, \
             "a guest other than hello started"
         assert log.count("[hello] hello from a guest") == 1, "hello ran more than once"
+        assert re.search(r"^hv: module /boot/guests/hello\.elf: refused: for=nosuch names no guest$",
+                         log, re.M), "the module for=nosuch was not refused"
         assert_no_panic(m)

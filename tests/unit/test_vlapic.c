@@ -1,0 +1,571 @@
+/* Host unit tests for the virtual local APIC (kernel/vdev/vlapic.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "kernel/vdev/vdev.c"
+#include "kernel/vdev/vlapic.c"
+
+#define BUS_HZ 100000000ull  /* 10 ns per bus clock */
+#define TSC_HZ 2000000000ull /* 0.5 ns per TSC tick */
+#define APIC_ID 3
+
+/* Fake VM: settable clocks, and a log of the EOIs the APIC forwards to the IOAPIC. */
+struct fake_vm {
+    uint64_t now, tsc;
+    unsigned n_eoi;
+    uint8_t last_eoi;
+};
+
+static uint64_t fake_now(void *ctx) { return ((struct fake_vm *)ctx)->now; }
+static uint64_t fake_tsc(void *ctx) { return ((struct fake_vm *)ctx)->tsc; }
+static void fake_eoi(void *ctx, uint8_t vector)
+{
+    struct fake_vm *vm = ctx;
+    vm->n_eoi++;
+    vm->last_eoi = vector;
+}
+
+static struct fake_vm vm;
+static struct vdev_env env;
+static struct vdev_bus bus;
+static struct vlapic lapic;
+
+static uint32_t rd(uint32_t off) { return (uint32_t)vlapic_mmio_read(&lapic, off, 4); }
+static void wr(uint32_t off, uint32_t v) { vlapic_mmio_write(&lapic, off, 4, v); }
+static bool irr_has(uint8_t v) { return rd(VLAPIC_REG_IRR + (v / 32) * 16) & (1u << (v % 32)); }
+static bool isr_has(uint8_t v) { return rd(VLAPIC_REG_ISR + (v / 32) * 16) & (1u << (v % 32)); }
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&vm, 0, sizeof(vm));
+    env = (struct vdev_env){.ctx = &vm, .now_ns = fake_now, .now_tsc = fake_tsc,
+                            .lapic_eoi = fake_eoi};
+    vdev_bus_init(&bus);
+    vlapic_init(&lapic, &env, APIC_ID, BUS_HZ, TSC_HZ);
+    assert_int_equal(vlapic_attach(&lapic, &bus), 0);
+    return 0;
+}
+
+/* What Linux's setup_local_APIC() leaves: APIC on, spurious vector 0xFF, TPR 0. */
+static void enable(void) { wr(VLAPIC_REG_SVR, 0x1FF); }
+
+static void enter_x2apic(void)
+{
+    assert_int_equal(vlapic_wrmsr(&lapic, VLAPIC_MSR_APIC_BASE,
+                                  VLAPIC_BASE_DEFAULT | VLAPIC_BASE_EN | VLAPIC_BASE_EXTD), 0);
+}
+
+/* Takes the pending vector as the core would at injection; returns it. */
+static int take(void)
+{
+    vlapic_update(&lapic);
+    int v = vlapic_pending_vector(&lapic);
+    if (v >= 0)
+        vlapic_ack(&lapic, (uint8_t)v);
+    return v;
+}
+
+static void test_reset_state(void **state)
+{
+    (void)state;
+    uint64_t base;
+    assert_int_equal(vlapic_rdmsr(&lapic, VLAPIC_MSR_APIC_BASE, &base), 0);
+    assert_int_equal(base, 0xFEE00900ull);
+    assert_true(vlapic_hw_enabled(&lapic));
+    assert_false(vlapic_x2apic_mode(&lapic));
+    assert_int_equal(vlapic_base(&lapic), VLAPIC_BASE_DEFAULT);
+    uint64_t gpa_val;
+    assert_true(vdev_mmio_read(&bus, VLAPIC_BASE_DEFAULT + VLAPIC_REG_SVR, 4, &gpa_val));
+    assert_int_equal(gpa_val, 0xFF);
+    assert_int_equal(rd(VLAPIC_REG_DFR), 0xFFFFFFFFu);
+    assert_int_equal(rd(VLAPIC_REG_TPR), 0);
+    assert_int_equal(rd(VLAPIC_REG_LVT_TIMER), VLAPIC_LVT_MASKED);
+    assert_int_equal(rd(VLAPIC_REG_LVT_ERROR), VLAPIC_LVT_MASKED);
+    assert_int_equal(rd(VLAPIC_REG_LVT_CMCI), VLAPIC_LVT_MASKED);
+    assert_int_equal(rd(VLAPIC_REG_LVT_LINT0), 0x700);
+    assert_int_equal(rd(VLAPIC_REG_LVT_LINT1), 0x400);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_ICR), 0);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 0);
+    assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
+    /* Software-disabled: a fixed interrupt is discarded. */
+    vlapic_set_irq(&lapic, 0x40, false);
+    assert_false(irr_has(0x40));
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+}
+
+static void test_id_version_and_widths(void **state)
+{
+    (void)state;
+    assert_int_equal(rd(VLAPIC_REG_ID), APIC_ID << 24);
+    assert_int_equal(rd(VLAPIC_REG_VERSION), 0x00060014);
+    assert_int_equal(vlapic_mmio_read(&lapic, VLAPIC_REG_ID + 3, 1), APIC_ID);
+    assert_int_equal(vlapic_mmio_read(&lapic, VLAPIC_REG_VERSION + 2, 2), 0x0006);
+    assert_int_equal(vlapic_mmio_read(&lapic, VLAPIC_REG_ID, 8), APIC_ID << 24);
+    assert_int_equal(vlapic_mmio_read(&lapic, VLAPIC_REG_ID + 4, 4), 0);
+    /* Only aligned 4-byte writes count. */
+    vlapic_mmio_write(&lapic, VLAPIC_REG_TPR, 1, 0x30);
+    vlapic_mmio_write(&lapic, VLAPIC_REG_TPR, 8, 0x30);
+    vlapic_mmio_write(&lapic, VLAPIC_REG_TPR + 4, 4, 0x30);
+    assert_int_equal(rd(VLAPIC_REG_TPR), 0);
+    wr(VLAPIC_REG_TPR, 0x1F30); /* 8 bits */
+    assert_int_equal(rd(VLAPIC_REG_TPR), 0x30);
+    /* The xAPIC ID is writable; read-only registers ignore writes. */
+    wr(VLAPIC_REG_ID, 0x07000000);
+    assert_int_equal(rd(VLAPIC_REG_ID), 0x07000000);
+    wr(VLAPIC_REG_VERSION, 0);
+    assert_int_equal(rd(VLAPIC_REG_VERSION), 0x00060014);
+}
+
+static void test_svr_enable_and_disable(void **state)
+{
+    (void)state;
+    enable();
+    assert_int_equal(rd(VLAPIC_REG_SVR), 0x1FF);
+    vlapic_set_irq(&lapic, 0x40, false);
+    assert_true(irr_has(0x40));
+    assert_int_equal(vlapic_pending_vector(&lapic), 0x40);
+    wr(VLAPIC_REG_LVT_TIMER, 0xEC);
+    assert_int_equal(rd(VLAPIC_REG_LVT_TIMER), 0xEC);
+    /* Clearing bit 8 masks every LVT entry, keeps IRR, and hides it. */
+    wr(VLAPIC_REG_SVR, 0xFF);
+    assert_int_equal(rd(VLAPIC_REG_LVT_TIMER), VLAPIC_LVT_MASKED | 0xEC);
+    assert_true(rd(VLAPIC_REG_LVT_LINT0) & VLAPIC_LVT_MASKED);
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+    assert_true(irr_has(0x40));
+    wr(VLAPIC_REG_LVT_TIMER, 0xED); /* the mask cannot be cleared while disabled */
+    assert_int_equal(rd(VLAPIC_REG_LVT_TIMER), VLAPIC_LVT_MASKED | 0xED);
+    enable();
+    assert_int_equal(vlapic_pending_vector(&lapic), 0x40);
+}
+
+static void test_tpr_ppr_masking(void **state)
+{
+    (void)state;
+    enable();
+    vlapic_set_irq(&lapic, 0x51, false);
+    wr(VLAPIC_REG_TPR, 0x50); /* same priority class: held */
+    assert_int_equal(rd(VLAPIC_REG_PPR), 0x50);
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+    wr(VLAPIC_REG_TPR, 0x4F);
+    assert_int_equal(vlapic_pending_vector(&lapic), 0x51);
+    wr(VLAPIC_REG_TPR, 0);
+    assert_int_equal(take(), 0x51);
+    assert_int_equal(rd(VLAPIC_REG_PPR), 0x50); /* ISR class */
+    vlapic_set_irq(&lapic, 0x5F, false);
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+    vlapic_set_irq(&lapic, 0x60, false);
+    assert_int_equal(vlapic_pending_vector(&lapic), 0x60);
+    wr(VLAPIC_REG_TPR, 0x70); /* TPR above the ISR class wins */
+    assert_int_equal(rd(VLAPIC_REG_PPR), 0x70);
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+}
+
+static void test_nested_ack_and_eoi_order(void **state)
+{
+    (void)state;
+    enable();
+    vlapic_set_irq(&lapic, 0x40, false);
+    vlapic_set_irq(&lapic, 0x30, false);
+    assert_int_equal(take(), 0x40);
+    assert_false(irr_has(0x40));
+    assert_true(isr_has(0x40));
+    assert_int_equal(vlapic_pending_vector(&lapic), -1); /* 0x30 is below 0x40 */
+    vlapic_set_irq(&lapic, 0x80, false);
+    assert_int_equal(take(), 0x80); /* nests */
+    assert_int_equal(rd(VLAPIC_REG_PPR), 0x80);
+    wr(VLAPIC_REG_EOI, 0);
+    assert_false(isr_has(0x80));
+    assert_true(isr_has(0x40));
+    assert_int_equal(rd(VLAPIC_REG_PPR), 0x40);
+    wr(VLAPIC_REG_EOI, 0);
+    assert_false(isr_has(0x40));
+    assert_int_equal(take(), 0x30);
+    wr(VLAPIC_REG_EOI, 0);
+    wr(VLAPIC_REG_EOI, 0); /* nothing in service: harmless */
+    assert_int_equal(rd(VLAPIC_REG_PPR), 0);
+    assert_int_equal(vm.n_eoi, 0);
+}
+
+static void test_level_eoi_reaches_ioapic(void **state)
+{
+    (void)state;
+    enable();
+    vlapic_set_irq(&lapic, 0x61, true);
+    assert_true(rd(VLAPIC_REG_TMR + 3 * 16) & (1u << 1));
+    vlapic_set_irq(&lapic, 0x62, false);
+    assert_int_equal(take(), 0x62);
+    wr(VLAPIC_REG_EOI, 0); /* edge: not forwarded */
+    assert_int_equal(vm.n_eoi, 0);
+    assert_int_equal(take(), 0x61);
+    wr(VLAPIC_REG_EOI, 0);
+    assert_int_equal(vm.n_eoi, 1);
+    assert_int_equal(vm.last_eoi, 0x61);
+    /* The same vector arriving edge-triggered clears its TMR bit. */
+    vlapic_set_irq(&lapic, 0x61, false);
+    assert_false(rd(VLAPIC_REG_TMR + 3 * 16) & (1u << 1));
+    assert_int_equal(take(), 0x61);
+    wr(VLAPIC_REG_EOI, 0);
+    assert_int_equal(vm.n_eoi, 1);
+}
+
+static void test_illegal_vector_sets_esr(void **state)
+{
+    (void)state;
+    enable();
+    vlapic_set_irq(&lapic, 5, false);
+    assert_false(irr_has(5));
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+    assert_int_equal(rd(VLAPIC_REG_ESR), 0); /* not latched until written */
+    wr(VLAPIC_REG_ESR, 0);
+    assert_int_equal(rd(VLAPIC_REG_ESR), VLAPIC_ESR_RECV_ILLEGAL);
+    wr(VLAPIC_REG_ESR, 0);
+    assert_int_equal(rd(VLAPIC_REG_ESR), 0);
+    /* With the LVT error entry unmasked, an error raises its vector. */
+    wr(VLAPIC_REG_LVT_ERROR, 0xFE);
+    wr(VLAPIC_REG_ICR_LO, VLAPIC_ICR_SELF | 0x03); /* send illegal */
+    assert_int_equal(vlapic_pending_vector(&lapic), 0xFE);
+    wr(VLAPIC_REG_ESR, 0);
+    assert_int_equal(rd(VLAPIC_REG_ESR), VLAPIC_ESR_SEND_ILLEGAL);
+}
+
+static void test_timer_oneshot_divide_16(void **state)
+{
+    (void)state;
+    enable();
+    wr(VLAPIC_REG_TIMER_DCR, 0x3);   /* divide by 16: 160 ns per count */
+    wr(VLAPIC_REG_LVT_TIMER, 0xEC);  /* one-shot */
+    vm.now = 5000;
+    wr(VLAPIC_REG_TIMER_ICR, 1000);  /* expires at 5000 + 160000 */
+    assert_int_equal(vlapic_next_event_ns(&lapic), 165000);
+    vm.now = 5000 + 80000;
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 500);
+    vm.now = 164999;
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 1);
+    assert_int_equal(take(), -1);
+    vm.now = 165000;
+    assert_int_equal(take(), 0xEC);
+    wr(VLAPIC_REG_EOI, 0);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 0);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_ICR), 1000);
+    assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
+    vm.now = 10000000;
+    assert_int_equal(take(), -1); /* once only */
+    wr(VLAPIC_REG_TIMER_ICR, 10); /* writing the count re-arms */
+    assert_int_equal(vlapic_next_event_ns(&lapic), 10000000 + 1600);
+}
+
+static void test_timer_periodic_reload(void **state)
+{
+    (void)state;
+    enable();
+    wr(VLAPIC_REG_TIMER_DCR, 0xB);  /* divide by 1: 10 ns per count */
+    wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_PERIODIC << VLAPIC_TIMER_MODE_SHIFT) | 0xED);
+    wr(VLAPIC_REG_TIMER_ICR, 100);  /* period 1000 ns */
+    vm.now = 500;
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 50);
+    assert_int_equal(take(), -1);
+    vm.now = 1000;
+    assert_int_equal(take(), 0xED);
+    wr(VLAPIC_REG_EOI, 0);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 100);
+    vm.now = 1250;
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 75);
+    assert_int_equal(vlapic_next_event_ns(&lapic), 2000);
+    vm.now = 2000;
+    assert_int_equal(take(), 0xED);
+    wr(VLAPIC_REG_EOI, 0);
+    /* Late by several periods: one interrupt, then the next period boundary. */
+    vm.now = 5500;
+    assert_int_equal(take(), 0xED);
+    wr(VLAPIC_REG_EOI, 0);
+    assert_int_equal(take(), -1);
+    assert_int_equal(vlapic_next_event_ns(&lapic), 6000);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 50);
+}
+
+static void test_timer_masked_still_counts(void **state)
+{
+    (void)state;
+    enable();
+    wr(VLAPIC_REG_TIMER_DCR, 0xB);
+    wr(VLAPIC_REG_LVT_TIMER,
+       VLAPIC_LVT_MASKED | (VLAPIC_TIMER_PERIODIC << VLAPIC_TIMER_MODE_SHIFT) | 0xEC);
+    wr(VLAPIC_REG_TIMER_ICR, 100);
+    assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
+    vm.now = 300;
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 70);
+    vm.now = 2300;
+    assert_int_equal(take(), -1);
+    assert_false(irr_has(0xEC));
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 70);
+    /* Unmasking does not deliver the periods that expired while masked. */
+    wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_PERIODIC << VLAPIC_TIMER_MODE_SHIFT) | 0xEC);
+    assert_int_equal(take(), -1);
+    assert_int_equal(vlapic_next_event_ns(&lapic), 3000);
+    vm.now = 3000;
+    assert_int_equal(take(), 0xEC);
+}
+
+static void test_initial_count_zero_stops(void **state)
+{
+    (void)state;
+    enable();
+    wr(VLAPIC_REG_LVT_TIMER, 0xEC);
+    wr(VLAPIC_REG_TIMER_ICR, 1000); /* divide by 2: 20 us */
+    assert_int_equal(vlapic_next_event_ns(&lapic), 20000);
+    vm.now = 10000;
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 500);
+    wr(VLAPIC_REG_TIMER_ICR, 0);
+    assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 0);
+    vm.now = 50000;
+    assert_int_equal(take(), -1);
+}
+
+static void test_divide_change_keeps_count(void **state)
+{
+    (void)state;
+    enable();
+    wr(VLAPIC_REG_LVT_TIMER, 0xEC);
+    wr(VLAPIC_REG_TIMER_DCR, 0xA); /* divide by 128: 1280 ns per count */
+    wr(VLAPIC_REG_TIMER_ICR, 10);
+    assert_int_equal(vlapic_next_event_ns(&lapic), 12800);
+    vm.now = 6400;
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 5);
+    wr(VLAPIC_REG_TIMER_DCR, 0xB); /* 5 counts left at 10 ns each */
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 5);
+    assert_int_equal(vlapic_next_event_ns(&lapic), 6450);
+    vm.now = 6450;
+    assert_int_equal(take(), 0xEC);
+}
+
+static void test_tsc_deadline(void **state)
+{
+    (void)state;
+    uint64_t v;
+    enable();
+    /* Outside TSC-deadline mode the MSR reads 0 and ignores writes. */
+    assert_int_equal(vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 1234), 0);
+    assert_int_equal(vlapic_rdmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, &v), 0);
+    assert_int_equal(v, 0);
+    wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_TSC_DEADLINE << VLAPIC_TIMER_MODE_SHIFT) | 0xEF);
+    vm.now = 1000;
+    vm.tsc = 5000;
+    assert_int_equal(vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 10000), 0);
+    assert_int_equal(vlapic_rdmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, &v), 0);
+    assert_int_equal(v, 10000);
+    assert_int_equal(vlapic_next_event_ns(&lapic), 1000 + 2500);
+    wr(VLAPIC_REG_TIMER_ICR, 50); /* ignored in this mode */
+    assert_int_equal(rd(VLAPIC_REG_TIMER_ICR), 0);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 0);
+    vm.tsc = 9999;
+    assert_int_equal(take(), -1);
+    vm.tsc = 10000;
+    assert_int_equal(take(), 0xEF);
+    assert_int_equal(vlapic_rdmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, &v), 0);
+    assert_int_equal(v, 0); /* disarmed */
+    assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
+    wr(VLAPIC_REG_EOI, 0);
+    vm.tsc = 20000;
+    assert_int_equal(take(), -1);
+    /* A deadline in the past is due now. */
+    vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 100);
+    assert_int_equal(vlapic_next_event_ns(&lapic), vm.now);
+    assert_int_equal(take(), 0xEF);
+    wr(VLAPIC_REG_EOI, 0);
+    /* Writing 0 disarms; so does a mode change. */
+    vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 30000);
+    vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 0);
+    assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
+    vm.tsc = 30000;
+    assert_int_equal(take(), -1);
+    vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 35000);
+    wr(VLAPIC_REG_LVT_TIMER, 0xEF);
+    wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_TSC_DEADLINE << VLAPIC_TIMER_MODE_SHIFT) | 0xEF);
+    vlapic_rdmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, &v);
+    assert_int_equal(v, 0);
+    vm.tsc = 40000;
+    assert_int_equal(take(), -1);
+}
+
+static void test_timer_mode_change_disarms(void **state)
+{
+    (void)state;
+    enable();
+    wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_PERIODIC << VLAPIC_TIMER_MODE_SHIFT) | 0xEC);
+    wr(VLAPIC_REG_TIMER_ICR, 100);
+    wr(VLAPIC_REG_LVT_TIMER, 0xEC); /* to one-shot */
+    assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
+    vm.now = 1000000;
+    assert_int_equal(take(), -1);
+    /* Re-writing the same mode (e.g. to change the vector) keeps it running. */
+    wr(VLAPIC_REG_TIMER_ICR, 100);
+    wr(VLAPIC_REG_LVT_TIMER, 0xED);
+    vm.now += 2000;
+    assert_int_equal(take(), 0xED);
+}
+
+static void test_self_ipi_xapic(void **state)
+{
+    (void)state;
+    enable();
+    wr(VLAPIC_REG_ICR_LO, VLAPIC_ICR_SELF | 0x90);
+    assert_true(irr_has(0x90));
+    assert_int_equal(rd(VLAPIC_REG_ICR_LO) & (1u << 12), 0); /* delivery status idle */
+    wr(VLAPIC_REG_ICR_HI, APIC_ID << 24);
+    wr(VLAPIC_REG_ICR_LO, 0x91); /* fixed, physical, to our ID */
+    assert_true(irr_has(0x91));
+    wr(VLAPIC_REG_ICR_HI, 1u << 24);
+    wr(VLAPIC_REG_ICR_LO, 0x92); /* another CPU */
+    wr(VLAPIC_REG_ICR_LO, VLAPIC_ICR_ALL_EXCL_SELF | 0x93);
+    wr(VLAPIC_REG_ICR_LO, VLAPIC_ICR_SELF | (4u << 8) | 0x94); /* NMI: not modelled */
+    wr(VLAPIC_REG_ICR_LO, VLAPIC_ICR_SELF | (5u << 8));        /* INIT */
+    assert_false(irr_has(0x92));
+    assert_false(irr_has(0x93));
+    assert_false(irr_has(0x94));
+    wr(VLAPIC_REG_ICR_LO, VLAPIC_ICR_ALL_INCL_SELF | 0x95);
+    assert_true(irr_has(0x95));
+    /* Logical flat: LDR bit 1. */
+    wr(VLAPIC_REG_LDR, 0x02000000);
+    wr(VLAPIC_REG_ICR_HI, 0x03000000);
+    wr(VLAPIC_REG_ICR_LO, VLAPIC_ICR_LOGICAL | 0x96);
+    wr(VLAPIC_REG_ICR_HI, 0x04000000);
+    wr(VLAPIC_REG_ICR_LO, VLAPIC_ICR_LOGICAL | 0x97);
+    assert_true(irr_has(0x96));
+    assert_false(irr_has(0x97));
+    assert_int_equal(rd(VLAPIC_REG_ICR_HI), 0x04000000);
+    assert_int_equal(take(), 0x96);
+}
+
+static void test_x2apic_mode(void **state)
+{
+    (void)state;
+    uint64_t v;
+    struct vlapic *l = &lapic;
+    vlapic_init(l, &env, 0x23, BUS_HZ, TSC_HZ);
+    assert_int_equal(vlapic_rdmsr(l, 0x802, &v), -1); /* not in x2APIC mode yet */
+    assert_int_equal(vlapic_wrmsr(l, 0x808, 0), -1);
+    enter_x2apic();
+    assert_true(vlapic_x2apic_mode(l));
+    assert_int_equal(vlapic_rdmsr(l, 0x802, &v), 0);
+    assert_int_equal(v, 0x23);
+    assert_int_equal(vlapic_rdmsr(l, 0x803, &v), 0);
+    assert_int_equal(v, 0x00060014);
+    assert_int_equal(vlapic_rdmsr(l, 0x80D, &v), 0);
+    assert_int_equal(v, (2u << 16) | (1u << 3)); /* cluster 2, bit 3 */
+    /* The MMIO page is gone. */
+    assert_int_equal(rd(VLAPIC_REG_VERSION), 0);
+    wr(VLAPIC_REG_SVR, 0x1FF);
+    assert_int_equal(vlapic_wrmsr(l, 0x80F, 0x1FF), 0);
+    assert_true(vlapic_sw_enabled(l));
+    /* SELF IPI and a 64-bit ICR to our own x2APIC ID. */
+    assert_int_equal(vlapic_wrmsr(l, 0x83F, 0xA1), 0);
+    assert_int_equal(vlapic_wrmsr(l, 0x830, (0x23ull << 32) | 0xA2), 0);
+    assert_int_equal(vlapic_wrmsr(l, 0x830, (0x24ull << 32) | 0xA3), 0);
+    assert_int_equal(vlapic_rdmsr(l, 0x830, &v), 0);
+    assert_int_equal(v, (0x24ull << 32) | 0xA3);
+    assert_int_equal(vlapic_rdmsr(l, 0x824 + 1, &v), 0); /* IRR 0xA0-0xBF */
+    assert_int_equal(v, (1u << 1) | (1u << 2));
+    assert_int_equal(take(), 0xA2);
+    /* #GP: EOI with data, read of a write-only, write of a read-only, absent, reserved. */
+    assert_int_equal(vlapic_wrmsr(l, 0x80B, 1), -1);
+    assert_int_equal(vlapic_wrmsr(l, 0x80B, 0), 0);
+    assert_false(lapic.isr[0xA2 / 32] & (1u << (0xA2 % 32)));
+    assert_int_equal(vlapic_rdmsr(l, 0x80B, &v), -1);
+    assert_int_equal(vlapic_rdmsr(l, 0x83F, &v), -1);
+    assert_int_equal(vlapic_wrmsr(l, 0x802, 0), -1);
+    assert_int_equal(vlapic_wrmsr(l, 0x80D, 0), -1);
+    assert_int_equal(vlapic_wrmsr(l, 0x839, 0), -1);
+    assert_int_equal(vlapic_rdmsr(l, 0x80E, &v), -1); /* DFR */
+    assert_int_equal(vlapic_rdmsr(l, 0x831, &v), -1); /* ICR high */
+    assert_int_equal(vlapic_rdmsr(l, 0x809, &v), -1); /* APR */
+    assert_int_equal(vlapic_wrmsr(l, 0x808, 1ull << 32), -1);
+    assert_int_equal(vlapic_wrmsr(l, 0x828, 1), -1); /* ESR takes only 0 */
+    assert_int_equal(vlapic_wrmsr(l, 0x83F, 0x100), -1);
+    assert_int_equal(vlapic_wrmsr(l, 0x808, 0x20), 0);
+    assert_int_equal(vlapic_rdmsr(l, 0x80A, &v), 0);
+    assert_int_equal(v, 0x20);
+}
+
+static void test_apic_base_transitions(void **state)
+{
+    (void)state;
+    uint64_t v, en = VLAPIC_BASE_EN, x2 = VLAPIC_BASE_EN | VLAPIC_BASE_EXTD;
+    struct vlapic *l = &lapic;
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT | en | 1), -1);
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, (1ull << 36) | en), -1);
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT | VLAPIC_BASE_EXTD),
+                     -1);
+    /* Relocation; BSP stays set. */
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, 0xFED00000ull | en), 0);
+    assert_int_equal(vlapic_base(l), 0xFED00000ull);
+    vlapic_rdmsr(l, VLAPIC_MSR_APIC_BASE, &v);
+    assert_int_equal(v, 0xFED00000ull | en | VLAPIC_BASE_BSP);
+    enter_x2apic();
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT | en), -1);
+    assert_true(vlapic_x2apic_mode(l));
+    assert_int_equal(vlapic_wrmsr(l, 0x80F, 0x1FF), 0);
+    /* x2APIC -> disabled -> xAPIC is the way back; the registers are reset. */
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT), 0);
+    assert_false(vlapic_hw_enabled(l));
+    assert_int_equal(vlapic_rdmsr(l, 0x80F, &v), -1);
+    assert_int_equal(vlapic_mmio_read(l, VLAPIC_REG_VERSION, 4), 0); /* no page while disabled */
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT | x2), -1);
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT | en), 0);
+    assert_false(vlapic_x2apic_mode(l));
+    assert_int_equal(rd(VLAPIC_REG_SVR), 0xFF);
+    assert_int_equal(rd(VLAPIC_REG_LDR), 0);
+    assert_int_equal(rd(VLAPIC_REG_ID), APIC_ID << 24);
+    assert_false(vlapic_handles_msr(0x1C));
+    assert_true(vlapic_handles_msr(0x8FF));
+    assert_int_equal(vlapic_rdmsr(l, 0x10, &v), -1);
+}
+
+static void test_accepts_pic(void **state)
+{
+    (void)state;
+    assert_true(vlapic_accepts_pic(&lapic)); /* BIOS virtual wire */
+    /* Linux setup_local_APIC(): enable, then LINT0 ExtINT on the BSP while the PIC is in use. */
+    enable();
+    wr(VLAPIC_REG_LVT_LINT0, 0x700);
+    assert_true(vlapic_accepts_pic(&lapic));
+    /* ... and masked once the IOAPIC takes over. */
+    wr(VLAPIC_REG_LVT_LINT0, VLAPIC_LVT_MASKED | 0x700);
+    assert_false(vlapic_accepts_pic(&lapic));
+    wr(VLAPIC_REG_LVT_LINT0, 0x0); /* unmasked but fixed: not ExtINT */
+    assert_false(vlapic_accepts_pic(&lapic));
+    wr(VLAPIC_REG_LVT_LINT0, 0x700);
+    wr(VLAPIC_REG_SVR, 0xFF); /* software disable masks LINT0 */
+    assert_false(vlapic_accepts_pic(&lapic));
+    vlapic_wrmsr(&lapic, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT); /* no APIC at all */
+    assert_true(vlapic_accepts_pic(&lapic));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_reset_state, setup),
+        cmocka_unit_test_setup(test_id_version_and_widths, setup),
+        cmocka_unit_test_setup(test_svr_enable_and_disable, setup),
+        cmocka_unit_test_setup(test_tpr_ppr_masking, setup),
+        cmocka_unit_test_setup(test_nested_ack_and_eoi_order, setup),
+        cmocka_unit_test_setup(test_level_eoi_reaches_ioapic, setup),
+        cmocka_unit_test_setup(test_illegal_vector_sets_esr, setup),
+        cmocka_unit_test_setup(test_timer_oneshot_divide_16, setup),
+        cmocka_unit_test_setup(test_timer_periodic_reload, setup),
+        cmocka_unit_test_setup(test_timer_masked_still_counts, setup),
+        cmocka_unit_test_setup(test_initial_count_zero_stops, setup),
+        cmocka_unit_test_setup(test_divide_change_keeps_count, setup),
+        cmocka_unit_test_setup(test_tsc_deadline, setup),
+        cmocka_unit_test_setup(test_timer_mode_change_disarms, setup),
+        cmocka_unit_test_setup(test_self_ipi_xapic, setup),
+        cmocka_unit_test_setup(test_x2apic_mode, setup),
+        cmocka_unit_test_setup(test_apic_base_transitions, setup),
+        cmocka_unit_test_setup(test_accepts_pic, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
