@@ -210,8 +210,8 @@ static void devices_init(struct vm *vm)
     vpit_init(&vm->pit, &vm->env);
     vrtc_init(&vm->rtc, &vm->env);
     vuart_init(&vm->uart, &vm->env, 0x3F8, 4, uart_tx, vm);
-    /* The APIC timer's clock is the 1 GHz "crystal" CPUID leaf 0x15 reports (exit_cpuid.c). */
-    vlapic_init(&vm->lapic, &vm->env, 0, 1000000000ull, time_tsc_hz());
+    /* The APIC timer's clock is the "crystal" CPUID leaf 0x15 reports (exit_cpuid.c). */
+    vlapic_init(&vm->lapic, &vm->env, 0, VLAPIC_BUS_HZ, time_tsc_hz());
     vioapic_init(&vm->ioapic, &vm->env, 1);
     vpci_init(&vm->pci, &vm->env);
     vacpi_init(&vm->acpi, &vm->env);

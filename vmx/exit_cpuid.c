@@ -6,6 +6,7 @@
 #include "kernel/cpu.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
+#include "vmx/vcpu.h"
 
 #define HV_LEAF_BASE 0x40000000u
 
@@ -56,12 +57,27 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         r->ebx = (r->ebx & 0xFFFF) | (1u << 16);   /* one logical CPU, initial APIC ID 0 */
         break;
     case 0x15: {
-        /* TSC/crystal ratio: a 1 GHz "crystal" (the vLAPIC timer's clock) times kHz/10^6,
-         * so that TSC Hz = 10^9 * tsc_khz / 10^6 exactly (SDM Vol. 2A, CPUID leaf 15H). */
-        uint64_t khz = time_tsc_hz() / 1000;
-        r->eax = 1000000;
-        r->ebx = (uint32_t)khz;
-        r->ecx = 1000000000u;
+        /* TSC = crystal * EBX / EAX with a 1 MHz crystal (the vLAPIC timer's clock), so
+         * EBX/EAX = tsc_khz / 1000, reduced: Linux multiplies crystal kHz by EBX in 32 bits
+         * (native_calibrate_tsc), so the product must stay below 2^32 (SDM Vol. 2A, 15H). */
+        uint32_t num = (uint32_t)(time_tsc_hz() / 1000), den = 1000;
+        for (uint32_t a = num, b = den; ; ) {       /* gcd */
+            if (b == 0) {
+                num /= a;
+                den /= a;
+                break;
+            }
+            uint32_t t = a % b;
+            a = b;
+            b = t;
+        }
+        while ((uint64_t)num * 1000 > 0xFFFFFFFFull) {
+            num >>= 1;
+            den = den > 1 ? den >> 1 : 1;
+        }
+        r->eax = den;
+        r->ebx = num;
+        r->ecx = VLAPIC_BUS_HZ;
         r->edx = 0;
         break;
     }
@@ -69,7 +85,7 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         uint32_t mhz = (uint32_t)(time_tsc_hz() / 1000000);
         r->eax = mhz;                           /* base */
         r->ebx = mhz;                           /* maximum */
-        r->ecx = 1000;                          /* bus (the APIC timer's clock), MHz */
+        r->ecx = VLAPIC_BUS_HZ / 1000000;      /* bus (the APIC timer's clock), MHz */
         r->edx = 0;
         break;
     }
@@ -82,8 +98,8 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         break;
     case 7:
         if (subleaf == 0) {
-            r->ebx &= ~((1u << 2) | (1u << 4) | (1u << 10) | (1u << 11) | (1u << 12) |
-                        (1u << 14) | (1u << 15) | (1u << 25));  /* SGX HLE INVPCID RTM PQM MPX PQE PT */
+            r->ebx &= ~((1u << 1) | (1u << 2) | (1u << 4) | (1u << 10) | (1u << 11) | (1u << 12) |
+                        (1u << 14) | (1u << 15) | (1u << 25));  /* TSC_ADJUST SGX HLE INVPCID RTM PQM MPX PQE PT */
             r->ecx &= ~((1u << 5) | (1u << 30));                 /* WAITPKG, SGX_LC */
             r->edx &= ~((1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) | (1u << 31));
         } else {

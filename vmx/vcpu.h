@@ -69,6 +69,9 @@ struct vcpu {
     uint64_t run_tsc;                       /* TSC spent in the guest and its exits */
 };
 
+/* The clock of the virtual local APIC's timer, which CPUID leaf 0x15 reports as the crystal. */
+#define VLAPIC_BUS_HZ 1000000u
+
 /* Where a guest starts: 32-bit protected mode with paging off, flat CS 0x10 and data 0x18
  * (what both Multiboot and the Linux 32-bit boot protocol ask for), at entry with these
  * registers; gdt_base/gdt_limit 0 leave GDTR empty (Multiboot says it is undefined). */
