@@ -75,7 +75,7 @@ $(BUILD)/guests/vmlinuz: $(LINUX_SRCS)
 	guest/linux/build.sh $(BUILD)/guests $(BUILD)/linux
 
 # ISO images: the default one from iso/grub.cfg, and one per tests/iso/NAME.cfg. An image
-# whose grub.cfg names vmlinuz also carries the Linux guest (tests/iso/linux*.cfg do).
+# whose grub.cfg names vmlinuz also carries the Linux guest.
 ISO_FILES := $(BUILD)/anfitrion.elf $(GUEST_ELFS)
 define make_iso
 	@rm -rf $@.d && mkdir -p $@.d/boot/grub $@.d/boot/guests $@.d/boot/tests
@@ -101,7 +101,7 @@ TEST_ISOS := $(patsubst tests/iso/%.cfg,$(BUILD)/tests/iso/%.iso,$(wildcard test
 $(BUILD)/tests/iso/%.iso: tests/iso/%.cfg $(ISO_FILES)
 	@mkdir -p $(dir $@)
 	$(call make_iso,$<)
-$(filter $(BUILD)/tests/iso/linux%,$(TEST_ISOS)): $(LINUX_FILES)
+$(patsubst tests/iso/%.cfg,$(BUILD)/tests/iso/%.iso,$(shell grep -l vmlinuz tests/iso/*.cfg)): $(LINUX_FILES)
 
 deps:
 	@.ci/deps
@@ -119,7 +119,8 @@ run: deps
 test: deps all $(UNIT_BINS) $(BUILD)/anfitrion.iso $(TEST_ISOS)
 	$(PYTHON) tests/run.py $(TESTFLAGS)
 
-bench: deps all iso $(BUILD)/tests/iso/bench.iso $(BUILD)/tests/iso/bench_many16.iso $(BUILD)/tests/iso/bench_many32.iso
+bench: deps all iso $(addprefix $(BUILD)/tests/iso/,bench.iso bench_many16.iso bench_many32.iso \
+	bench_linux.iso bench_linux_direct.iso)
 	$(PYTHON) tests/bench.py
 
 clean:

@@ -39,7 +39,7 @@ void sched_loop(void)
         if (!vm) {
             /* Nothing to run: sleep until an interrupt (host timer or console). */
             cli();
-            if (!uart_rx_pending())
+            if (!shell_input_waiting())
                 sti_hlt();
             else
                 sti();

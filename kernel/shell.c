@@ -1,5 +1,6 @@
 /* The console shell: reads keystrokes from COM1, edits a line, runs commands from a table. */
 #include "kernel/shell.h"
+#include "drivers/uart.h"
 #include "kernel/console.h"
 #include "kernel/lineedit.h"
 #include "kernel/log.h"
@@ -11,6 +12,7 @@
 
 static struct lineedit editor;
 static bool (*input_hook)(uint8_t byte);   /* set: input goes there, not to the editor */
+static bool (*input_ready)(void);          /* the hook's flow control, or NULL */
 static bool hook_skip_lf;                   /* the line that set the hook ended in CR */
 
 int shell_tokenize(char *s, char **argv, int max)
@@ -121,10 +123,27 @@ static void execute(const char *text)
     }
 }
 
+void shell_set_input_ready(bool (*ready)(void))
+{
+    input_ready = ready;
+}
+
+static bool hook_ready(void)
+{
+    return !input_hook || !input_ready || input_ready();
+}
+
+bool shell_input_waiting(void)
+{
+    return uart_rx_pending() && hook_ready();
+}
+
 void shell_set_input_hook(bool (*hook)(uint8_t byte))
 {
     bool had = input_hook != NULL;
     input_hook = hook;
+    if (!hook)
+        input_ready = NULL;
     if (hook) {
         console_prompt_visible(false);
         editor.after_cr = false;        /* the editor sees nothing until the hook lets go */
@@ -153,7 +172,7 @@ bool shell_poll(void)
 {
     bool any = false;
     int c;
-    while ((c = console_getc()) >= 0) {
+    while (hook_ready() && (c = console_getc()) >= 0) {
         any = true;
         if (input_hook) {
             hook_byte((uint8_t)c);

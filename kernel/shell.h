@@ -22,6 +22,12 @@ bool shell_poll(void);
  * When hook returns false, or on shell_set_input_hook(NULL), the shell shows its
  * prompt again. The prompt stays off the screen while a hook is set. */
 void shell_set_input_hook(bool (*hook)(uint8_t byte));
+/* Optional flow control for the hook: while ready() is false, input bytes wait in the
+ * UART's receive queue (the attached guest's UART has no room yet). NULL: always ready. */
+void shell_set_input_ready(bool (*ready)(void));
+/* True if input bytes are waiting that shell_poll() would take now (the scheduler then
+ * gives the shell the CPU soon). */
+bool shell_input_waiting(void);
 /* Fills out with at most max names of guests that start with prefix; returns how
  * many (kernel/shell_guest.c; the pointers stay valid). For Tab completion. */
 int shell_complete_guests(const char *prefix, const char **out, int max);

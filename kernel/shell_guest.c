@@ -145,6 +145,23 @@ static bool console_input(uint8_t byte)
     return true;
 }
 
+/* Typed (or pasted) bytes wait while the guest's receive FIFO is full, as a terminal
+ * with flow control would; a guest that reads nothing for a second loses them instead,
+ * so that Ctrl-] always gets through. */
+static uint64_t full_since_ns;
+
+static bool console_ready(void)
+{
+    if (attached->state != VM_RUNNING || vuart_can_receive(&attached->uart)) {
+        full_since_ns = 0;
+        return true;
+    }
+    uint64_t now = time_ns();
+    if (!full_since_ns)
+        full_since_ns = now;
+    return now - full_since_ns > 1000000000ull;
+}
+
 int cmd_console(int argc, char **argv)
 {
     struct vm *vm = guest_arg(argc, argv);
@@ -156,6 +173,8 @@ int cmd_console(int argc, char **argv)
     hv_info("console: attached to %s; Ctrl-] detaches", vm->cfg.name);
     vm_attach_console(vm);
     shell_set_input_hook(console_input);
+    shell_set_input_ready(console_ready);
+    full_since_ns = 0;
     return 0;
 }
 

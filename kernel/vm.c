@@ -2,6 +2,7 @@
  * and interrupts the exit handlers ask about, and the lifecycle with its console messages. */
 #include "kernel/vm.h"
 #include "drivers/cmos.h"
+#include "drivers/timer.h"
 #include "drivers/uart.h"
 #include "guest/loader/acpi.h"
 #include "guest/loader/linux.h"
@@ -12,6 +13,7 @@
 #include "kernel/paging.h"
 #include "kernel/panic.h"
 #include "kernel/printf.h"
+#include "kernel/shell.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "vmx/cr.h"
@@ -241,11 +243,19 @@ void vm_port_out(struct vm *vm, uint16_t port, unsigned size, uint32_t value)
     vdev_io_out(&vm->bus, port, size, value);
 }
 
+/* Hypercalls (VMCALL with the number in EAX, arguments in EBX and ECX), for benchmarks:
+ *   0 HC_NOP          a round trip; returns 0.
+ *   1 HC_IRQ_LATENCY  EBX:ECX = the TSC the guest read at the first instruction of an
+ *                     interrupt handler; returns the TSC ticks since the host timer
+ *                     interrupt that preceded the injection (~0 if that makes no sense). */
 uint64_t vm_hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2)
 {
-    (void)vm, (void)a1, (void)a2;
     if (nr == 0)
-        return 0;                       /* HC_NOP: a round trip, for benchmarks */
+        return 0;
+    if (nr == 1) {
+        uint64_t tsc = ((uint64_t)(uint32_t)a2 << 32) | (uint32_t)a1;
+        return vm->inject_timer_tsc && tsc > vm->inject_timer_tsc ? tsc - vm->inject_timer_tsc : ~0ull;
+    }
     return ~0ull;                       /* unknown hypercall */
 }
 
@@ -296,13 +306,14 @@ int vm_pending_interrupt(struct vm *vm, bool can_inject, bool *want_window)
         vector = vpic_ack(&vm->pic);
     }
     vm->irqs_injected[vector & 0xFF]++;
+    vm->inject_timer_tsc = timer_last_irq_tsc;
     return vector;
 }
 
 bool vm_should_yield(struct vm *vm)
 {
     (void)vm;
-    return uart_rx_pending();
+    return shell_input_waiting();
 }
 
 bool vm_runnable(struct vm *vm)

@@ -76,6 +76,15 @@ void idt_load_empty(void)
     __asm__ volatile("lidt %0" : : "m"(p) : "memory");
 }
 
+void idt_set_raw_gate(unsigned vector, void (*stub)(void))
+{
+    if (vector >= IDT_VECTORS)
+        return;
+    uint32_t at = (uint32_t)stub;
+    idt[vector].offset_lo = at & 0xffff;
+    idt[vector].offset_hi = at >> 16;
+}
+
 void irq_set_handler(unsigned irq, irq_handler_fn fn)
 {
     if (irq < 16)

@@ -39,6 +39,9 @@ void idt_init(void);
 void idt_load_empty(void);
 /* Route PIC IRQ line irq (0..15) to fn; NULL removes it. The dispatcher sends the EOI. */
 void irq_set_handler(unsigned irq, irq_handler_fn fn);
+/* Point vector's gate straight at stub (no common entry code, no EOI): for measurements
+ * that need the handler's very first instruction. The stub ends with IRET. */
+void idt_set_raw_gate(unsigned vector, void (*stub)(void));
 /* Name of an exception vector, "#GP" style ("vec" past 31). */
 const char *exception_name(unsigned vector);
 

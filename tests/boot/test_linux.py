@@ -21,7 +21,7 @@ TIMEOUT = 1500           # per test, enforced by tests/run.py
 BOOT_WAIT = 900          # two Linux boots side by side in Bochs
 CMD_WAIT = 60
 
-BANNER = r"\*\*\* anfitrion Linux guest: Linux (\S+) on {name} \*\*\*"
+BANNER = r"\*\*\* anfitrion Linux guest: Linux (\S+) on {name} \(up [\d.]+ s\) \*\*\*"
 
 
 def banner(name, prefixed=True):

@@ -35,6 +35,7 @@ void console_write_line(const char *s, size_t n) { console_write(s, n); }
 void console_set_prompt_redraw(void (*redraw)(void)) { (void)redraw; }
 void console_prompt_visible(bool visible) { (void)visible; }
 int console_getc(void) { return -1; }
+bool uart_rx_pending(void) { return false; }
 
 /* Fake command table. */
 static int run_nothing(int argc, char **argv) { (void)argc; (void)argv; return 0; }
