@@ -34,7 +34,7 @@ VDEV_OBJS    := kernel/vdev/vdev.o kernel/vdev/vuart.o kernel/vdev/vpic.o kernel
 	kernel/vdev/vrtc.o kernel/vdev/vlapic.o kernel/vdev/vioapic.o kernel/vdev/vpci.o \
 	kernel/vdev/vacpi.o kernel/vdev/fwcfg.o kernel/vdev/debugexit.o
 LOADER_OBJS  := guest/loader/config.o guest/loader/multiboot.o guest/loader/linux.o \
-	guest/loader/acpi.o
+	guest/loader/acpi.o guest/loader/smbios.o
 
 KOBJS := $(addprefix $(BUILD)/,$(BOOT_OBJS) $(KERNEL_OBJS) $(DRIVER_OBJS) $(VMX_OBJS) \
 	$(VDEV_OBJS) $(LOADER_OBJS))

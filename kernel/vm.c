@@ -7,6 +7,7 @@
 #include "guest/loader/acpi.h"
 #include "guest/loader/linux.h"
 #include "guest/loader/multiboot.h"
+#include "guest/loader/smbios.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
 #include "kernel/log.h"
@@ -407,6 +408,11 @@ static const char *load_linux(struct vm *vm, const struct guest_mem *mem, struct
     uint32_t rsdp = acpi_build_tables(mem, &ac);
     if (!rsdp)
         return "its ACPI tables do not fit";
+    /* SMBIOS, mostly for its BIOS date: Linux trusts PCI config access without probing
+     * for a host bridge only on a "2001 or later" machine (arch/x86/pci/direct.c). */
+    struct smbios_config sc = { .vm_name = vm->cfg.name, .ram_size = vm->cfg.mem };
+    if (!smbios_build(mem, &sc))
+        return "its SMBIOS tables do not fit";
     struct linux_boot_args args = { .cmdline = vm->cfg.cmdline, .acpi_rsdp = rsdp };
     if (vm->n_mods) {
         args.initrd = (const uint8_t *)vm->mods[0]->start;
