@@ -24,7 +24,7 @@ BOOT_OBJS    := boot/multiboot.o boot/entry.o
 KERNEL_OBJS  := kernel/main.o kernel/string.o kernel/printf.o kernel/log.o kernel/bootinfo.o \
 	kernel/options.o kernel/frame.o kernel/paging.o kernel/gdt.o kernel/idt.o kernel/isr.o \
 	kernel/panic.o kernel/console.o kernel/shell.o kernel/lineedit.o kernel/shell_cmds.o kernel/shell_guest.o kernel/time.o \
-	kernel/hv.o kernel/vm.o kernel/sched.o kernel/bench.o
+	kernel/hv.o kernel/vm.o kernel/vm_devices.o kernel/sched.o kernel/bench.o
 DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o drivers/acpi.o \
 	drivers/timer.o drivers/cmos.o
 VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \

@@ -36,8 +36,7 @@ void hv_start_guests(const struct boot_info *bi)
     }
     for (unsigned i = 0; i < bi->n_modules; i++) {
         if (cfgs[i].for_guest[0] && !vm_find(cfgs[i].for_guest))
-            hv_error("module %s: refused: for=%s names no guest", cfgs[i].path[0] ? cfgs[i].path : "(no path)",
-                     cfgs[i].for_guest);
+            hv_error("module %u: refused: for=%s names no guest", i, cfgs[i].for_guest);
     }
 }
 

@@ -94,6 +94,10 @@ struct vm *vm_find(const char *name);
 /* Routes vm's console output raw to the user (NULL: back to "[NAME] " lines for all). */
 void vm_attach_console(struct vm *vm);
 const char *vm_state_name(const struct vm *vm);
+/* Inside the VM layer (kernel/vm_devices.c for kernel/vm.c): a fresh set of devices for
+ * vm, and the end of its current console line. */
+void vm_devices_init(struct vm *vm);
+void vm_flush_line(struct vm *vm);
 /* RAM in use by the guest and the host's overhead for it (EPT tables, VMCS...), in bytes. */
 uint64_t vm_overhead_bytes(const struct vm *vm);
 

@@ -39,6 +39,25 @@ static void report_memory(const struct mb_info *mbi)
     }
 }
 
+/* The Multiboot modules the boot loader gave us (module2 ... for=NAME under anfitrion). */
+static void report_modules(const struct mb_info *mbi)
+{
+    if (!(mbi->flags & MB_INFO_MODS) || mbi->mods_count == 0) {
+        printf("modules: none\n");
+        return;
+    }
+    const struct mb_module_entry *m = (const struct mb_module_entry *)mbi->mods_addr;
+    for (uint32_t i = 0; i < mbi->mods_count; i++, m++) {
+        const uint8_t *p = (const uint8_t *)m->mod_start;
+        uint32_t len = m->mod_end - m->mod_start;
+        printf("module %u: \"%s\" at 0x%x, %u bytes", i, m->string ? (const char *)m->string : "",
+               m->mod_start, len);
+        if (len >= 4)
+            printf(", starts %02x %02x %02x %02x", p[0], p[1], p[2], p[3]);
+        printf("\n");
+    }
+}
+
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
     (void)magic;
@@ -46,5 +65,6 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     report_hypervisor();
     report_memory(mbi);
     printf("cmdline: \"%s\"\n", mb_cmdline(mbi));
+    report_modules(mbi);
     printf("halting\n");
 }

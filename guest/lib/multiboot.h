@@ -9,6 +9,7 @@
 #define MB_BOOT_MAGIC       0x2badb002
 #define MB_INFO_MEMORY      (1u << 0)
 #define MB_INFO_CMDLINE     (1u << 2)
+#define MB_INFO_MODS        (1u << 3)
 #define MB_INFO_MMAP        (1u << 6)
 #define MB_MMAP_AVAILABLE   1
 
@@ -30,6 +31,14 @@ struct mb_info {
 } __attribute__((packed));
 _Static_assert(offsetof(struct mb_info, mmap_length) == 44, "Multiboot 1 info layout");
 _Static_assert(offsetof(struct mb_info, boot_loader_name) == 64, "Multiboot 1 info layout");
+
+/* One entry of the module list at mods_addr. */
+struct mb_module_entry {
+    uint32_t mod_start, mod_end;
+    uint32_t string;            /* address of a NUL-terminated string, or 0 */
+    uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct mb_module_entry) == 16, "Multiboot 1 module entry layout");
 
 /* size does not count itself: the next entry starts size + 4 bytes further. */
 struct mb_mmap_entry {

@@ -17,9 +17,17 @@ WORK=$(cd "$WORK" && pwd)
 die() { echo "linux guest: $*" >&2; exit 1; }
 
 # linux-image-amd64 is a metapackage: the kernel is in the versioned package it depends on.
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-       awk '/Depends: linux-image-[0-9]/ { print $2; exit }') || true
-[[ -n $kpkg ]] || die "apt-cache knows no linux-image-amd64 (run apt-get update?)"
+kernel_package() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+kpkg=$(kernel_package) || true
+if [[ -z $kpkg && $(id -u) == 0 ]]; then
+    echo "linux guest: apt-get update (no package lists yet)"
+    apt-get update -qq >&2 || true
+    kpkg=$(kernel_package) || true
+fi
+[[ -n $kpkg ]] || die "apt-cache knows no linux-image-amd64 (run apt-get update as root)"
 
 fetch() {   # fetch PACKAGE: the .deb into WORK/debs, once
     local pkg=$1
