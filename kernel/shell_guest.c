@@ -44,7 +44,7 @@ static void format_uptime(const struct vm *vm, char *buf, size_t size)
         snprintf(buf, size, "-");
         return;
     }
-    uint64_t s = (time_ns() - vm->started_ns) / 1000000000ull;
+    uint64_t s = vm_uptime_ns(vm) / 1000000000ull;
     snprintf(buf, size, "%lu:%02lu:%02lu", s / 3600, (s / 60) % 60, s % 60);
 }
 

@@ -246,6 +246,7 @@ struct vm *vm_create(const struct boot_module *m, const struct boot_module *cons
             cfg.cmdline[0] ? ", cmdline: " : "", cfg.cmdline);
     vm->state = VM_RUNNING;
     vm->started_ns = time_ns();
+    vm->paused_ns = 0;
     hv_info("guest %s: started", cfg.name);
     return vm;
 }
@@ -263,6 +264,7 @@ int vm_start(struct vm *vm, const char **why)
     }
     vm->state = VM_RUNNING;
     vm->started_ns = time_ns();
+    vm->paused_ns = 0;
     hv_info("guest %s: started", vm->cfg.name);
     return 0;
 }
@@ -288,6 +290,7 @@ int vm_pause(struct vm *vm, const char **why)
         return -1;
     }
     vm->state = VM_PAUSED;
+    vm->paused_at_ns = time_ns();
     hv_info("guest %s: paused", vm->cfg.name);
     return 0;
 }
@@ -299,6 +302,7 @@ int vm_resume(struct vm *vm, const char **why)
         return -1;
     }
     vm->state = VM_RUNNING;
+    vm->paused_ns += time_ns() - vm->paused_at_ns;
     hv_info("guest %s: resumed", vm->cfg.name);
     return 0;
 }
@@ -318,6 +322,7 @@ int vm_reset(struct vm *vm, const char **why)
     }
     vm->state = VM_RUNNING;
     vm->started_ns = time_ns();
+    vm->paused_ns = 0;
     hv_info("guest %s: reset", vm->cfg.name);
     return 0;
 }
@@ -362,6 +367,7 @@ static void crashed(struct vm *vm)
     }
     vm->state = VM_RUNNING;
     vm->started_ns = now;
+    vm->paused_ns = 0;
     hv_info("guest %s: started", vm->cfg.name);
 }
 
@@ -385,6 +391,7 @@ static void machine_event(struct vm *vm)
         }
         vm->state = VM_RUNNING;
         vm->started_ns = time_ns();
+        vm->paused_ns = 0;
         hv_info("guest %s: rebooted", vm->cfg.name);
     }
 }
@@ -397,4 +404,12 @@ void vm_after_run(struct vm *vm, enum exit_action action)
         crashed(vm);
     else if (action == EXIT_STOP && vm->machine_event >= 0)
         machine_event(vm);
+}
+
+uint64_t vm_uptime_ns(const struct vm *vm)
+{
+    uint64_t now = time_ns(), paused = vm->paused_ns;
+    if (vm->state == VM_PAUSED)
+        paused += now - vm->paused_at_ns;
+    return now - vm->started_ns - paused;
 }

@@ -64,6 +64,8 @@ struct vm {
     uint64_t console_dropped;           /* bytes dropped when the host console was full */
 
     uint64_t started_ns;
+    uint64_t paused_ns;                 /* time spent paused since started_ns */
+    uint64_t paused_at_ns;              /* when the current pause began */
     unsigned restarts;
     uint64_t restart_ns[VM_RESTART_LIMIT + 1];
     uint64_t irqs_injected[256];
@@ -94,6 +96,8 @@ struct vm *vm_find(const char *name);
 /* Routes vm's console output raw to the user (NULL: back to "[NAME] " lines for all). */
 void vm_attach_console(struct vm *vm);
 const char *vm_state_name(const struct vm *vm);
+/* Time the guest has been running since it (re)started, pauses excluded. */
+uint64_t vm_uptime_ns(const struct vm *vm);
 /* Inside the VM layer (kernel/vm_devices.c for kernel/vm.c): a fresh set of devices for
  * vm, and the end of its current console line. */
 void vm_devices_init(struct vm *vm);

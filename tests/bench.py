@@ -248,8 +248,9 @@ def run_linux():
                 banner = LINUX_BANNER_RE.search(m.log)
                 exits = None
                 if label == "guest":
-                    wait_for(m, r"^hv> ", 30, "the prompt")
-                    out = command(m, "stats linux", r"^  interrupt vector|^hv> ")
+                    # The exit rows come before the interrupt rows; the guest's own lines
+                    # (each after a redrawn prompt) may interleave, the regex skips them.
+                    out = command(m, "stats linux", r"^  interrupt vector .*$")
                     exits = {k: int(v) for k, v in EXIT_ROW_RE.findall(out)}
                 results[label] = (banner.group(1), float(banner.group(2)), exits)
         except emu.EmuError as e:
