@@ -104,16 +104,28 @@ static enum exit_action guest_write_cr4(struct vcpu *vcpu, uint64_t v)
 
 uint64_t *vcpu_gpr(struct vcpu *vcpu, unsigned n)
 {
-    static uint64_t rsp_scratch;
-    uint64_t *r[16] = {
-        &vcpu->regs.rax, &vcpu->regs.rcx, &vcpu->regs.rdx, &vcpu->regs.rbx, &rsp_scratch,
-        &vcpu->regs.rbp, &vcpu->regs.rsi, &vcpu->regs.rdi, &vcpu->regs.r8, &vcpu->regs.r9,
-        &vcpu->regs.r10, &vcpu->regs.r11, &vcpu->regs.r12, &vcpu->regs.r13, &vcpu->regs.r14,
-        &vcpu->regs.r15,
-    };
-    if (n == 4)
+    static uint64_t rsp_scratch;            /* RSP lives in the VMCS: a copy to read */
+    struct guest_regs *r = &vcpu->regs;
+    switch (n & 15) {
+    case 0: return &r->rax;
+    case 1: return &r->rcx;
+    case 2: return &r->rdx;
+    case 3: return &r->rbx;
+    case 4:
         rsp_scratch = vmcs_readnat(GUEST_RSP);
-    return r[n & 15];
+        return &rsp_scratch;
+    case 5: return &r->rbp;
+    case 6: return &r->rsi;
+    case 7: return &r->rdi;
+    case 8: return &r->r8;
+    case 9: return &r->r9;
+    case 10: return &r->r10;
+    case 11: return &r->r11;
+    case 12: return &r->r12;
+    case 13: return &r->r13;
+    case 14: return &r->r14;
+    default: return &r->r15;
+    }
 }
 
 enum exit_action exit_cr_access(struct vcpu *vcpu)

@@ -48,8 +48,11 @@ enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa)
     if (in.op == MMIO_STORE &&
         !vm_mmio_write(vcpu->vm, gpa, in.size, mmio_store_data(&in, reg ? *reg : 0)))
         return exit_crash(vcpu, "write outside its RAM at guest-physical 0x%lx", gpa);
-    if ((in.op == MMIO_LOAD || in.xchg) && reg)
+    if ((in.op == MMIO_LOAD || in.xchg) && reg) {
         *reg = mmio_load_result(&in, *reg, data);
+        if (in.reg == 4)
+            vmcs_writenat(GUEST_RSP, *reg);     /* RSP lives in the VMCS */
+    }
     vmcs_writenat(GUEST_RIP, vcpu->rip + in.len);
     uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
     if (intr & (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING))

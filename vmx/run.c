@@ -58,7 +58,11 @@ static void switch_state(struct vcpu *vcpu)
 {
     if (state_owner == vcpu)
         return;
-    have_xsave = read_cr4() & CR4_OSXSAVE;
+    static bool checked;
+    if (!checked) {                         /* the host's CR4.OSXSAVE does not change */
+        have_xsave = read_cr4() & CR4_OSXSAVE;
+        checked = true;
+    }
     if (state_owner) {
         load_xcr0(state_owner->xcr0);
         fpu_save(state_owner);
