@@ -19,10 +19,15 @@ void hv_start_guests(const struct boot_info *bi)
     }
     /* Modules with for=NAME belong to guest NAME; the others are guests. */
     static struct guest_config cfgs[BOOT_MAX_MODULES];
+    static bool refused[BOOT_MAX_MODULES];
     for (unsigned i = 0; i < bi->n_modules; i++) {
-        char why[8];
-        if (guest_config_parse(bi->modules[i].cmdline, &cfgs[i], why, sizeof why) < 0)
-            cfgs[i].for_guest[0] = '\0';        /* vm_create() refuses it with the reason */
+        char why[160];
+        refused[i] = false;
+        if (guest_config_parse(bi->modules[i].cmdline, &cfgs[i], why, sizeof why) < 0 &&
+            cfgs[i].for_guest[0]) {
+            hv_error("module %u: refused: %s", i, why);     /* a bad guest: vm_create() says why */
+            refused[i] = true;
+        }
     }
     for (unsigned i = 0; i < bi->n_modules; i++) {
         if (cfgs[i].for_guest[0])
@@ -30,12 +35,12 @@ void hv_start_guests(const struct boot_info *bi)
         const struct boot_module *mods[BOOT_MAX_MODULES];
         unsigned n = 0;
         for (unsigned j = 0; j < bi->n_modules; j++)
-            if (cfgs[j].for_guest[0] && strcmp(cfgs[j].for_guest, cfgs[i].name) == 0)
+            if (cfgs[j].for_guest[0] && !refused[j] && strcmp(cfgs[j].for_guest, cfgs[i].name) == 0)
                 mods[n++] = &bi->modules[j];
         vm_create(&bi->modules[i], mods, n);
     }
     for (unsigned i = 0; i < bi->n_modules; i++) {
-        if (cfgs[i].for_guest[0] && !vm_find(cfgs[i].for_guest))
+        if (cfgs[i].for_guest[0] && !refused[i] && !vm_find(cfgs[i].for_guest))
             hv_error("module %u: refused: for=%s names no guest", i, cfgs[i].for_guest);
     }
 }

@@ -189,7 +189,8 @@ REFUSALS = [
     ("hello", r".*\balready exists\b.*"),
     ("huge", r".*\b(not enough|out of)\b.*memory.*"),
     ("painted", r"unknown option\b.*color=red.*"),
-    (r"\S+", r"a module for=hello takes no other option.*"),
+    ("tiny", r"needs at least \d+ MiB of RAM \(mem=\).*"),
+    ("forced", r"not a Linux bzImage.*"),
 ]
 
 
@@ -207,7 +208,7 @@ def test_bad_modules_refused_good_one_runs():
         for name, why in REFUSALS:
             assert any(re.fullmatch(name, n) and re.fullmatch(why, w) for n, w in refused), \
                 f"no refusal of {name} matching /{why}/; refusals: {refused}"
-        for bad in ("notimg", "badmem", "huge", "painted"):
+        for bad in ("notimg", "badmem", "huge", "painted", "tiny", "forced"):
             assert not re.search(rf"^hv: guest {bad}: (loaded|started)", log, re.M), \
                 f"refused module {bad} was loaded or started"
         assert len(re.findall(r"^hv: guest \S+: started$", log, re.M)) == 1, \
@@ -215,6 +216,8 @@ def test_bad_modules_refused_good_one_runs():
         assert log.count("[hello] hello from a guest") == 1, "hello ran more than once"
         assert re.search(r"^hv: module \d+: refused: for=nosuch names no guest$",
                          log, re.M), "the module for=nosuch was not refused"
+        assert re.search(r"^hv: module \d+: refused: a module for=hello takes no other option",
+                         log, re.M), "the module for=hello mem=4M was not refused"
         # The good for=hello module is hello's only Multiboot module, bytes and string intact.
         mods = re.findall(r"^\[hello\] module (\d+): (.*)$", log, re.M)
         assert len(mods) == 1 and re.fullmatch(
