@@ -20,7 +20,7 @@ GUEST_ASFLAGS := -m32 -march=i686 -fno-pic -fno-pie -Iguest/lib
 GUEST_LDFLAGS := -m elf_i386 -nostdlib -static --build-id=none -z noexecstack \
 	-T guest/lib/guest.ld
 
-GUEST_LIB_NAMES := desc multiboot paging pic pit printf rtc start str test uart
+GUEST_LIB_NAMES := apic desc multiboot paging pic pit printf rtc start str test uart
 GUEST_LIB_OBJS := $(GUEST_LIB_NAMES:%=$(BUILD)/guest/lib/%.o)
 GUEST_ENTRY_OBJ := $(BUILD)/guest/lib/entry.o
 GUEST_LIB := $(BUILD)/guest/libguest.a
@@ -33,7 +33,7 @@ GUEST_crash_SRCS := guest/crash/crash.c
 GUEST_bench_SRCS := guest/bench/bench.c
 
 # Guest test kernels: tests/guests/NAME.c -> build/tests/guests/NAME.elf (listed in tests/guests/MANIFEST)
-GUEST_TEST_NAMES := cpuid msr io vmx memory irq fwcfg
+GUEST_TEST_NAMES := cpuid msr io vmx memory irq fwcfg apic ioapic
 
 GUEST_SHIPPED_ELFS := $(GUEST_NAMES:%=$(BUILD)/guests/%.elf)
 GUEST_TEST_ELFS := $(GUEST_TEST_NAMES:%=$(BUILD)/tests/guests/%.elf)

@@ -59,6 +59,11 @@ static void env_machine(void *ctx, enum vdev_machine_event event, uint32_t statu
     }
 }
 
+bool vm_apic_enabled(struct vm *vm)
+{
+    return vlapic_hw_enabled(&vm->lapic);
+}
+
 bool vm_machine_event(struct vm *vm)
 {
     return vm->machine_event >= 0;

@@ -241,7 +241,9 @@ def boot_test_jobs(res, pattern, boot_dir=BOOT_DIR):
 
 
 def run_jobs(res, jobs, parallel):
-    """Run (full name, child args, limit) jobs, PARALLEL at a time, in the given order."""
+    """Run (full name, child args, limit) jobs, PARALLEL at a time, longest limit first
+    (the Linux scenario then runs beside the short tests, not after them)."""
+    jobs = sorted(jobs, key=lambda job: -job[2])
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         futures = {pool.submit(run_child, *job): job[0] for job in jobs}
         for fut in concurrent.futures.as_completed(futures):

@@ -51,9 +51,10 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         if (vcpu->cr4_shadow & CR4_OSXSAVE)
             r->ecx |= ECX_OSXSAVE;
         r->ecx |= ECX_HYPERVISOR | ECX_X2APIC | ECX_TSC_DEADLINE;   /* the vLAPIC has both */
-        r->edx &= ~(EDX_MCE | EDX_MTRR | EDX_MCA | EDX_PSN | EDX_DS | EDX_ACPI |
+        r->edx &= ~(EDX_MCE | EDX_APIC | EDX_MTRR | EDX_MCA | EDX_PSN | EDX_DS | EDX_ACPI |
                     EDX_HTT | EDX_TM | EDX_PBE);
-        r->edx |= EDX_APIC;
+        if (vm_apic_enabled(vcpu->vm))
+            r->edx |= EDX_APIC;                 /* cleared while IA32_APIC_BASE.EN is 0 */
         r->ebx = (r->ebx & 0xFFFF) | (1u << 16);   /* one logical CPU, initial APIC ID 0 */
         break;
     case 0x15: {

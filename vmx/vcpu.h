@@ -127,6 +127,9 @@ bool vm_mmio_write(struct vm *vm, uint64_t gpa, unsigned size, uint64_t value);
  * Return 1 if handled, 0 if the MSR is not a device's, -1 if the guest gets #GP. */
 int vm_msr_read(struct vm *vm, uint32_t msr, uint64_t *value);
 int vm_msr_write(struct vm *vm, uint32_t msr, uint64_t value);
+/* True while the guest's local APIC is enabled in IA32_APIC_BASE: CPUID.1:EDX.APIC
+ * follows it (SDM Vol. 3A 11.4.3). */
+bool vm_apic_enabled(struct vm *vm);
 /* True once a device has ended the machine (power-off, reset, debug exit): the vCPU stops
  * at once and vm_after_run() sees EXIT_STOP. */
 bool vm_machine_event(struct vm *vm);

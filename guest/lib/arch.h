@@ -80,6 +80,20 @@ static inline uint64_t rdtsc(void)
     return v;
 }
 
+/* One aligned 32-bit MOV to or from device memory: what an emulated MMIO page decodes
+ * (the compiler could otherwise fold a read-modify-write into one OR instruction). */
+static inline uint32_t mmio_read32(uint32_t addr)
+{
+    uint32_t v;
+    __asm__ volatile("movl (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+static inline void mmio_write32(uint32_t addr, uint32_t v)
+{
+    __asm__ volatile("movl %0, (%1)" : : "r"(v), "r"(addr) : "memory");
+}
+
 #define GUEST_CR_ACCESSORS(n) \
     static inline uint32_t read_cr##n(void) \
     { uint32_t v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; } \

@@ -34,6 +34,7 @@ static const uint64_t gdt[3] __attribute__((aligned(8))) = {
 static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(8)));
 extern const uint32_t isr_stub_table[IDT_VECTORS];
 static irq_handler_fn irq_handlers[16];
+static irq_handler_fn high_handlers[IDT_VECTORS - HIGH_VECTOR_BASE];
 
 static struct jmp_ctx try_ctx;
 static volatile bool try_armed;
@@ -91,6 +92,12 @@ void irq_set_handler(unsigned irq, irq_handler_fn fn)
         irq_handlers[irq] = fn;
 }
 
+void int_set_handler(unsigned vector, irq_handler_fn fn)
+{
+    if (vector >= HIGH_VECTOR_BASE && vector < IDT_VECTORS)
+        high_handlers[vector - HIGH_VECTOR_BASE] = fn;
+}
+
 const char *exception_name(unsigned vector)
 {
     static const char *const names[32] = {
@@ -119,7 +126,7 @@ uint32_t guest_try_error(void)
 
 static void __attribute__((noreturn)) unexpected_exception(const struct int_frame *f)
 {
-    printf("unexpected exception %u (%s) at EIP=0x%08x err=0x%x",
+    printf("unexpected %s %u (%s) at EIP=0x%08x err=0x%x", f->vector < 32 ? "exception" : "interrupt",
            f->vector, exception_name(f->vector), f->eip, f->error);
     if (f->vector == VEC_PF)
         printf(" CR2=0x%08x", read_cr2());
@@ -142,6 +149,12 @@ struct int_frame *int_dispatch(struct int_frame *f)
             guest_longjmp(&try_ctx, 1);
         }
         unexpected_exception(f);
+    }
+    if (f->vector >= HIGH_VECTOR_BASE) {
+        irq_handler_fn fn = high_handlers[f->vector - HIGH_VECTOR_BASE];
+        if (!fn)
+            unexpected_exception(f);
+        return fn(f);
     }
     unsigned irq = f->vector - IRQ_VECTOR_BASE;
     if (pic_is_spurious(irq))

@@ -1,7 +1,8 @@
 /*
  * Descriptor tables and interrupt dispatch for guests: a flat GDT, an IDT
- * with the 32 exception vectors and the 16 PIC IRQ vectors (32..47), and
- * guest_try() to run code that is expected to fault.
+ * with the 32 exception vectors, the 16 PIC IRQ vectors (32..47) and the
+ * vectors 48..255 (LAPIC and IOAPIC interrupts, IPIs), and guest_try() to run
+ * code that is expected to fault.
  */
 #ifndef GUEST_DESC_H
 #define GUEST_DESC_H
@@ -12,7 +13,8 @@
 #define GDT_CODE_SEL    0x08
 #define GDT_DATA_SEL    0x10
 #define IRQ_VECTOR_BASE 32
-#define IDT_VECTORS     48
+#define IDT_VECTORS     256
+#define HIGH_VECTOR_BASE 48     /* first vector past the PIC's: int_set_handler() */
 
 #define VEC_DE  0
 #define VEC_UD  6
@@ -33,12 +35,16 @@ typedef struct int_frame *(*irq_handler_fn)(struct int_frame *f);
 
 /* Load our GDT and reload every segment register. */
 void gdt_init(void);
-/* Fill and load the IDT: vectors 0..47, interrupt gates. */
+/* Fill and load the IDT: vectors 0..255, interrupt gates. */
 void idt_init(void);
 /* Load a zero-length IDT: the next exception or interrupt triple-faults. */
 void idt_load_empty(void);
 /* Route PIC IRQ line irq (0..15) to fn; NULL removes it. The dispatcher sends the EOI. */
 void irq_set_handler(unsigned irq, irq_handler_fn fn);
+/* Route vector (HIGH_VECTOR_BASE..255) to fn; NULL removes it. No EOI is sent: fn
+ * does what its interrupt controller needs. An interrupt at a vector with no handler
+ * is reported like an unexpected exception and halts. */
+void int_set_handler(unsigned vector, irq_handler_fn fn);
 /* Point vector's gate straight at stub (no common entry code, no EOI): for measurements
  * that need the handler's very first instruction. The stub ends with IRET. */
 void idt_set_raw_gate(unsigned vector, void (*stub)(void));

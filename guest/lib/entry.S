@@ -37,7 +37,8 @@ _start:
     hlt
     jmp     1b
 
-/* One stub per vector 0..47: push a zero error code where the CPU pushes none, then the vector. */
+/* One stub per vector 0..47 (48..255 further down): push a zero error code where the CPU
+ * pushes none, then the vector. */
     .text
 .macro ISR_NOERR vec
 isr_stub_\vec:
@@ -87,6 +88,19 @@ ISR_NOERR 31
 ISR_NOERR \vec
 .endr
 
+/* Vectors 48..255 (LAPIC, IOAPIC, IPIs): one 16-byte stub each, found by arithmetic. */
+#define HI_STUB_SIZE    16
+    .balign HI_STUB_SIZE
+isr_stubs_hi:
+    .set hi_vec, 48
+    .rept 256 - 48
+    .balign HI_STUB_SIZE
+    pushl   $0
+    pushl   $hi_vec
+    jmp     isr_common
+    .set hi_vec, hi_vec + 1
+    .endr
+
 /*
  * Common path: save the general registers (struct int_frame), let C handle the
  * vector, and resume whichever frame C returns, which is how tinyos switches tasks.
@@ -108,6 +122,11 @@ isr_stub_table:
 .irp vec, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
     .long isr_stub_\vec
 .endr
+    .set hi_vec, 48
+    .rept 256 - 48
+    .long isr_stubs_hi + (hi_vec - 48) * HI_STUB_SIZE
+    .set hi_vec, hi_vec + 1
+    .endr
 
 /* int guest_setjmp(struct jmp_ctx *ctx): returns 0 now, and again non-zero from guest_longjmp. */
     .text

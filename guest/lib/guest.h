@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apic.h"
 #include "arch.h"
 #include "desc.h"
 #include "multiboot.h"

@@ -23,6 +23,12 @@ uint8_t cmos_read(uint8_t reg)
     return inb(CMOS_DATA);
 }
 
+void cmos_write(uint8_t reg, uint8_t value)
+{
+    outb(CMOS_INDEX, reg);
+    outb(CMOS_DATA, value);
+}
+
 static bool rtc_wait_not_updating(void)
 {
     for (uint32_t i = 0; i < 1000000; i++)

@@ -13,8 +13,9 @@ struct rtc_time {
     uint16_t year;              /* 2000 + the RTC's two digits */
 };
 
-/* Read one CMOS register. */
+/* Read or write one CMOS register. */
 uint8_t cmos_read(uint8_t reg);
+void cmos_write(uint8_t reg, uint8_t value);
 /* A consistent snapshot of the clock, decoding BCD and 12-hour modes; false if it never settled. */
 bool rtc_read(struct rtc_time *t);
 
