@@ -329,10 +329,26 @@ static void write_dcr(struct vlapic *l, uint32_t v)
 
 /* Writes the 32-bit register at off. Returns -1 if it is read-only or absent in x2APIC mode
  * (the caller raises #GP); in xAPIC mode such writes are ignored. */
+/* x2APIC WRMSR with reserved bits set raises #GP (SDM 11.12.1.3); the xAPIC page ignores them. */
+static bool x2apic_reserved(uint32_t off, int lvt, uint32_t v)
+{
+    if (lvt >= 0)
+        return v & ~lvt_writable[lvt];
+    switch (off) {
+    case VLAPIC_REG_TPR: return v & ~0xFFu;
+    case VLAPIC_REG_SVR: return v & ~0x3FFu;
+    case VLAPIC_REG_TIMER_DCR: return v & ~0xBu;
+    case VLAPIC_REG_ICR_LO: return v & ~0xCCFFFu;
+    default: return false;
+    }
+}
+
 static int reg_write(struct vlapic *l, uint32_t off, uint32_t v)
 {
     bool x2 = vlapic_x2apic_mode(l);
     int lvt = lvt_index(off);
+    if (x2 && x2apic_reserved(off, lvt, v))
+        return -1;
     if (lvt >= 0) {
         write_lvt(l, lvt, v);
         return 0;

@@ -489,6 +489,14 @@ static void test_x2apic_mode(void **state)
     assert_int_equal(vlapic_wrmsr(l, 0x808, 0x20), 0);
     assert_int_equal(vlapic_rdmsr(l, 0x80A, &v), 0);
     assert_int_equal(v, 0x20);
+    /* Reserved bits in x2APIC WRMSR: #GP, and the register keeps its value (SDM 11.12.1.3). */
+    assert_int_equal(vlapic_wrmsr(l, 0x808, 0x120), -1);                  /* TPR */
+    assert_int_equal(vlapic_rdmsr(l, 0x808, &v), 0);
+    assert_int_equal(v, 0x20);
+    assert_int_equal(vlapic_wrmsr(l, 0x832, 0x80000050), -1);             /* LVT timer */
+    assert_int_equal(vlapic_wrmsr(l, 0x80F, 0x100001FF), -1);             /* SVR */
+    assert_int_equal(vlapic_wrmsr(l, 0x83E, 0x10), -1);                   /* divide config */
+    assert_int_equal(vlapic_wrmsr(l, 0x832, 0x20050), 0);                 /* periodic: fine */
 }
 
 static void test_apic_base_transitions(void **state)
