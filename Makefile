@@ -111,10 +111,14 @@ ENTRY ?= default
 RUN_ISO_default := $(BUILD)/anfitrion.iso
 RUN_ISO_linux := $(BUILD)/anfitrion-linux.iso
 RUN_ISO := $(RUN_ISO_$(ENTRY))
+# Emulated RAM, and how long a run without a terminal goes on after the prompt: the Linux
+# entry's guests need 240 MiB, and about three minutes to reach their shells in Bochs.
+RUN_ARGS_default := --mem 256
+RUN_ARGS_linux := --mem 512 --linger 240
 run: deps
 	@test -n "$(RUN_ISO)" || { echo "make run: ENTRY=$(ENTRY) is not an entry (default or linux)" >&2; exit 2; }
 	$(MAKE) --no-print-directory $(RUN_ISO)
-	$(PYTHON) tests/emu.py run --emu $(EMU) --iso $(RUN_ISO)
+	$(PYTHON) tests/emu.py run --emu $(EMU) --iso $(RUN_ISO) $(RUN_ARGS_$(ENTRY))
 
 test: deps all $(UNIT_BINS) $(BUILD)/anfitrion.iso $(TEST_ISOS)
 	$(PYTHON) tests/run.py $(TESTFLAGS)
