@@ -14,7 +14,6 @@
 static uint64_t lapic_timer_hz;         /* after the divide-by-16 */
 static uint32_t hz;
 static volatile uint64_t ticks;
-volatile uint64_t timer_last_irq_tsc;
 static void (*tick_hook)(void);
 
 /* Returns false if the PIT never signalled the end of the window (no PIT). */
@@ -76,7 +75,6 @@ void timer_calibrate(void)
 static void timer_irq(struct trap_frame *tf)
 {
     (void)tf;
-    timer_last_irq_tsc = rdtsc();
     ticks++;
     if (tick_hook)
         tick_hook();

@@ -11,8 +11,6 @@ void timer_calibrate(void);
 void timer_start(uint32_t hz);
 /* Ticks since timer_start. */
 uint64_t timer_ticks(void);
-/* TSC at the start of the last host timer interrupt (for the interrupt-latency bench). */
-extern volatile uint64_t timer_last_irq_tsc;
 uint32_t timer_hz(void);
 /* Registers a function the tick interrupt calls (the scheduler). */
 void timer_set_tick_hook(void (*hook)(void));

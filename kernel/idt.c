@@ -1,5 +1,6 @@
 /* The host IDT: 32 exception vectors that end in panic, device vectors dispatched to handlers. */
 #include "kernel/idt.h"
+#include "kernel/cpu.h"
 #include "kernel/panic.h"
 #include "kernel/gdt.h"
 #include "boot/boot.h"
@@ -87,6 +88,9 @@ uint64_t idt_irq_count(uint8_t vector)
     return counts[vector];
 }
 
+volatile uint64_t idt_last_irq_tsc;
+volatile uint8_t idt_last_irq_vector;
+
 /* Called by isr_common with interrupts disabled. */
 void trap_dispatch(struct trap_frame *tf);
 void trap_dispatch(struct trap_frame *tf)
@@ -94,6 +98,8 @@ void trap_dispatch(struct trap_frame *tf)
     unsigned v = tf->vector;
     if (v < 32)
         panic_exception(tf);
+    idt_last_irq_tsc = rdtsc();
+    idt_last_irq_vector = (uint8_t)v;
     counts[v]++;
     if (v == VEC_SPURIOUS || v == VEC_PIC_BASE + 7 || v == VEC_PIC_BASE + 15)
         return;                         /* spurious: no EOI */

@@ -23,6 +23,10 @@ typedef void (*irq_handler_fn)(struct trap_frame *tf);
 void idt_init(void);
 /* Routes vector (32..255) to handler; the stub sends the LAPIC EOI after it returns. */
 void idt_set_handler(uint8_t vector, irq_handler_fn handler);
+/* The TSC when the host last took a device interrupt, and its vector (for the
+ * interrupt-latency benchmark). */
+extern volatile uint64_t idt_last_irq_tsc;
+extern volatile uint8_t idt_last_irq_vector;
 /* Interrupts counted per vector since boot. */
 uint64_t idt_irq_count(uint8_t vector);
 /* Name of an exception vector 0..31 ("page fault") and its mnemonic ("#PF"). */

@@ -69,7 +69,7 @@ struct vm {
     unsigned restarts;
     uint64_t restart_ns[VM_RESTART_LIMIT + 1];
     uint64_t irqs_injected[256];
-    uint64_t inject_timer_tsc;          /* timer_last_irq_tsc when the last interrupt was injected */
+    uint64_t inject_timer_tsc;          /* host timer interrupt TSC before the last injection, or 0 */
     uint64_t last_crash_rip;
 };
 

@@ -5,6 +5,7 @@
 #include "kernel/vm.h"
 #include "drivers/cmos.h"
 #include "drivers/timer.h"
+#include "kernel/idt.h"
 #include "drivers/uart.h"
 #include "kernel/console.h"
 #include "kernel/cpu.h"
@@ -225,7 +226,9 @@ int vm_pending_interrupt(struct vm *vm, bool can_inject, bool *want_window)
         vector = vpic_ack(&vm->pic);
     }
     vm->irqs_injected[vector & 0xFF]++;
-    vm->inject_timer_tsc = timer_last_irq_tsc;
+    /* For the latency benchmark: the host timer interrupt that led here, if the last host
+     * interrupt was the timer's (a console interrupt may wake the host instead). */
+    vm->inject_timer_tsc = idt_last_irq_vector == VEC_TIMER ? idt_last_irq_tsc : 0;
     return vector;
 }
 

@@ -223,8 +223,10 @@ def irqlat_table(irqlat):
         return ["", "Timer-interrupt latency: n/a (no irq_latency line from the bench guest)"]
     n, lo, avg, hi = irqlat
     return ["", "Timer-interrupt latency into a guest (bench guest alone, idle in HLT, PIT at 100 Hz): "
-            "host timer interrupt (TSC at its handler's entry) to the guest IRQ 0 handler's first "
-            "instruction (RDTSC), through the exit, the vPIT/vPIC update, the injection and entry",
+            "host timer interrupt (TSC at the host's interrupt dispatch) to the guest IRQ 0 handler's "
+            "first instruction (RDTSC), through the scheduler, the vPIT/vPIC update, the injection "
+            "and VM entry; ticks delivered after another host interrupt (the console's) woke the "
+            "host are left out",
             f"{'samples':>8} {'min':>8} {'avg':>8} {'max':>8}  (TSC ticks)",
             f"{n:>8} {lo:>8} {avg:>8} {hi:>8}"]
 
