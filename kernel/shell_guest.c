@@ -85,6 +85,11 @@ int cmd_info(int argc, char **argv)
             vm->cfg.on_crash == ON_CRASH_RESTART ? "restart" : "stop",
             vm->cfg.path[0] ? " image=" : "", vm->cfg.path);
     kprintf("  cmdline: \"%s\"\n", vm->cfg.cmdline);
+    kprintf("  image: %s, %lu KiB, %u module%s", vm->kind == KIND_LINUX ? "Linux bzImage" : "Multiboot",
+            vm->image_len >> 10, vm->n_mods, vm->n_mods == 1 ? "" : "s");
+    for (unsigned i = 0; i < vm->n_mods; i++)
+        kprintf("%s%lu KiB", i ? ", " : " (", (vm->mods[i]->end - vm->mods[i]->start) >> 10);
+    kprintf("%s\n", vm->n_mods ? ")" : "");
     if (vm->last_crash_rip)
         kprintf("  last crash at RIP=0x%lx\n", vm->last_crash_rip);
     if (!has_vcpu(vm))
@@ -107,6 +112,10 @@ int cmd_info(int argc, char **argv)
     vrtc_get_time(&vm->rtc, &t);
     kprintf("  vrtc: %04u-%02u-%02u %02u:%02u:%02u, NMI %s\n", t.year, t.month, t.day, t.hour,
             t.min, t.sec, vrtc_nmi_masked(&vm->rtc) ? "masked" : "enabled");
+    const struct vlapic *l = &vm->lapic;
+    kprintf("  vlapic: %s, svr %03x tpr %02x, lvt timer %05x lint0 %05x, pending vector %d\n",
+            !vlapic_hw_enabled(l) ? "disabled" : vlapic_x2apic_mode(l) ? "x2APIC" : "xAPIC",
+            l->svr, l->tpr, l->lvt[VLAPIC_LVT_TIMER], l->lvt[VLAPIC_LVT_LINT0], vlapic_pending_vector(l));
     return 0;
 }
 

@@ -71,6 +71,10 @@ def test_linux_guests():
         assert release in got.group(0), f"uname -a: {got.group(0)!r} does not name {release}"
         shell(m, "web", "cat /proc/cpuinfo | grep -c ^processor", r"^1\s*$")
         detach(m, "web")
+        start = len(m.log)
+        m.send("info web\r")
+        wait_line(m, r"^  image: Linux bzImage, \d+ KiB, 1 module \(\d+ KiB\)$", CMD_WAIT, start)
+        wait_line(m, r"^  vlapic: xAPIC, svr 1ff .*$", CMD_WAIT, start)
 
         # 3. poweroff in db stops db only.
         attach(m, "db")

@@ -455,12 +455,14 @@ def test_shell_stats_info_trace():
         for pattern in (r"^guest alpha: (?:running|idle|halted), uptime \d+:\d\d:\d\d, 0 restarts$",
                         r"^  config: mem=16M on_crash=stop\b.*$",
                         r'^  cmdline: "hz=100 tasks=3"$',
+                        r"^  image: Multiboot, \d+ KiB, 0 modules$",
                         r"^  RIP=[0-9a-f]{16} RSP=[0-9a-f]{16} RFLAGS=[0-9a-f]{16}$",
                         r"^  vpic: master base 0x20 imr [0-9a-f]{2} .*; slave base 0x28 .*$",
                         r"^  vpit: channel 0 mode 2 count 1193[12] \(running\), \d+ ticks delivered, "
                         r"\d+ coalesced$",
                         r"^  vuart: ier [0-9a-f]{2} lcr [0-9a-f]{2} .*$",
-                        r"^  vrtc: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, NMI (?:masked|enabled)$"):
+                        r"^  vrtc: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, NMI (?:masked|enabled)$",
+                        r"^  vlapic: xAPIC, svr 0ff tpr 00, lvt timer 10000 lint0 00700, pending vector -1$"):
             assert re.search(pattern, text, re.M), f"info alpha: no line /{pattern}/ in:\n{text}"
         out = run(m, "info gamma")
         text = "\n".join(out.lines)
