@@ -33,7 +33,7 @@ VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_st
 VDEV_OBJS    := kernel/vdev/vdev.o kernel/vdev/vuart.o kernel/vdev/vpic.o kernel/vdev/vpit.o \
 	kernel/vdev/vrtc.o kernel/vdev/vlapic.o kernel/vdev/vioapic.o kernel/vdev/vpci.o \
 	kernel/vdev/vacpi.o kernel/vdev/fwcfg.o kernel/vdev/debugexit.o
-LOADER_OBJS  := guest/loader/config.o guest/loader/multiboot.o guest/loader/linux.o \
+LOADER_OBJS  := guest/loader/config.o guest/loader/util.o guest/loader/multiboot.o guest/loader/linux.o \
 	guest/loader/acpi.o guest/loader/smbios.o
 
 KOBJS := $(addprefix $(BUILD)/,$(BOOT_OBJS) $(KERNEL_OBJS) $(DRIVER_OBJS) $(VMX_OBJS) \

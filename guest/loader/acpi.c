@@ -1,5 +1,6 @@
 /* The guests' ACPI tables (ACPI 6.0): pure logic that lays them out in a guest_mem. */
 #include "guest/loader/acpi.h"
+#include "guest/loader/util.h"
 #include "kernel/string.h"
 
 #define ACPI_OEM_ID        "ANFITR"     /* 6 bytes, no terminator in the tables */
@@ -192,14 +193,6 @@ static void *region_alloc(struct region *r, uint32_t len, uint32_t align, uint32
     return r->base + start;
 }
 
-static uint8_t checksum(const void *p, uint32_t len)
-{
-    const uint8_t *b = p;
-    uint8_t sum = 0;
-    for (uint32_t i = 0; i < len; i++)
-        sum = (uint8_t)(sum + b[i]);
-    return (uint8_t)-sum;
-}
 
 /* Fills a table header; acpi_finish() sets the checksum once the body is written. */
 static void acpi_header_init(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
@@ -217,7 +210,7 @@ static void acpi_header_init(struct acpi_header *h, const char *sig, uint32_t le
 static void acpi_finish(struct acpi_header *h)
 {
     h->checksum = 0;
-    h->checksum = checksum(h, h->length);
+    h->checksum = loader_checksum(h, h->length);
 }
 
 static struct acpi_gas io_gas(uint16_t port, uint8_t bytes, uint8_t access_size)
@@ -345,7 +338,7 @@ uint32_t acpi_build_tables(const struct guest_mem *mem, const struct acpi_config
     rsdp->rsdt_address = rsdt_gpa;
     rsdp->length = sizeof *rsdp;
     rsdp->xsdt_address = xsdt_gpa;
-    rsdp->checksum = checksum(rsdp, 20);
-    rsdp->extended_checksum = checksum(rsdp, sizeof *rsdp);
+    rsdp->checksum = loader_checksum(rsdp, 20);
+    rsdp->extended_checksum = loader_checksum(rsdp, sizeof *rsdp);
     return rsdp_gpa;
 }

@@ -2,6 +2,7 @@
  * and a guest_mem. Field names and offsets follow Documentation/arch/x86/boot.rst and
  * arch/x86/include/uapi/asm/bootparam.h. */
 #include "guest/loader/linux.h"
+#include "guest/loader/util.h"
 #include "kernel/printf.h"
 #include "kernel/string.h"
 
@@ -79,15 +80,6 @@ _Static_assert(BP_E820_TABLE + BP_E820_MAX * sizeof(struct boot_e820_entry) <= Z
 /* Boot GDT descriptors: flat 4 GiB, 32-bit, present, accessed (matching LINUX_BOOT_*_AR). */
 static const uint64_t boot_gdt[4] = { 0, 0, 0x00CF9B000000FFFFull, 0x00CF93000000FFFFull };
 
-static int fail(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *why, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t le32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -116,31 +108,31 @@ struct plan {
 static int check_header(const uint8_t *img, size_t len, struct plan *p, char *why, size_t ws)
 {
     if (!linux_is_bzimage(img, len))
-        return fail(why, ws, "not a Linux bzImage (no \"HdrS\" setup header)");
+        return loader_fail(why, ws, "not a Linux bzImage (no \"HdrS\" setup header)");
     uint16_t v = le16(img + HDR_AT(version));
     if (v < PROTO_CMDLINE_SIZE)
-        return fail(why, ws, "boot protocol %u.%02u is older than 2.06, which anfitrion needs",
+        return loader_fail(why, ws, "boot protocol %u.%02u is older than 2.06, which anfitrion needs",
                     v >> 8, v & 0xFF);
     p->hdr_end = 0x202u + img[0x201];
     if (p->hdr_end < HDR_AT(hardware_subarch))
-        return fail(why, ws, "setup header ends at 0x%x, too short for boot protocol %u.%02u",
+        return loader_fail(why, ws, "setup header ends at 0x%x, too short for boot protocol %u.%02u",
                     p->hdr_end, v >> 8, v & 0xFF);
     if (p->hdr_end > BP_HDR_LIMIT)
         p->hdr_end = BP_HDR_LIMIT;
     if (p->hdr_end > len)
-        return fail(why, ws, "truncated: the file ends inside the setup header");
+        return loader_fail(why, ws, "truncated: the file ends inside the setup header");
     memset(&p->h, 0, sizeof p->h);
     uint32_t n = p->hdr_end - HDR_OFF;
     memcpy(&p->h, img + HDR_OFF, n < sizeof p->h ? n : sizeof p->h);
 
     if (!(p->h.loadflags & LOADED_HIGH))
-        return fail(why, ws, "not loadable at 1 MiB (loadflags LOADED_HIGH clear): a zImage?");
+        return loader_fail(why, ws, "not loadable at 1 MiB (loadflags LOADED_HIGH clear): a zImage?");
     p->setup_size = ((p->h.setup_sects ? p->h.setup_sects : 4u) + 1) * 512;
     uint64_t payload = (uint64_t)p->h.syssize * 16;
     if (payload == 0)
-        return fail(why, ws, "no protected-mode kernel (syssize 0)");
+        return loader_fail(why, ws, "no protected-mode kernel (syssize 0)");
     if (p->setup_size + payload > len)
-        return fail(why, ws, "truncated: setup and kernel take %lu bytes, the file has %zu",
+        return loader_fail(why, ws, "truncated: setup and kernel take %lu bytes, the file has %zu",
                     p->setup_size + payload, len);
     p->load_addr = LINUX_LOAD_GPA;
     p->load_end = p->load_addr + payload;
@@ -159,7 +151,7 @@ static int plan_kernel(const struct guest_mem *mem, struct plan *p, char *why, s
     } else {
         uint64_t align = h->kernel_alignment;
         if (h->relocatable_kernel && (align == 0 || (align & (align - 1))))
-            return fail(why, ws, "bad kernel_alignment 0x%x", h->kernel_alignment);
+            return loader_fail(why, ws, "bad kernel_alignment 0x%x", h->kernel_alignment);
         p->run_addr = h->pref_address;
         if (h->relocatable_kernel && align_up(p->load_addr, align) > p->run_addr)
             p->run_addr = align_up(p->load_addr, align);
@@ -167,9 +159,9 @@ static int plan_kernel(const struct guest_mem *mem, struct plan *p, char *why, s
     }
     p->kernel_end = p->run_end > p->load_end ? p->run_end : p->load_end;
     if (p->run_addr > UINT32_MAX || p->kernel_end > UINT32_MAX)
-        return fail(why, ws, "kernel would run above 4 GiB (pref_address 0x%lx)", h->pref_address);
+        return loader_fail(why, ws, "kernel would run above 4 GiB (pref_address 0x%lx)", h->pref_address);
     if (p->kernel_end > mem->size)
-        return fail(why, ws, "needs at least %lu MiB of RAM (mem=): decompresses into 0x%lx-0x%lx",
+        return loader_fail(why, ws, "needs at least %lu MiB of RAM (mem=): decompresses into 0x%lx-0x%lx",
                     mib_up(p->kernel_end), p->run_addr, p->run_end);
     return 0;
 }
@@ -184,9 +176,9 @@ static int plan_initrd(const struct guest_mem *mem, size_t len, struct plan *p, 
         return 0;
     }
     if (mem->size <= addr_max)
-        return fail(why, ws, "kernel and a %lu KiB initrd need at least %lu MiB of RAM (mem=)",
+        return loader_fail(why, ws, "kernel and a %lu KiB initrd need at least %lu MiB of RAM (mem=)",
                     align_up(len, 1024) / 1024, mib_up(align_up(p->kernel_end, PAGE) + len));
-    return fail(why, ws, "a %lu KiB initrd does not fit between the kernel (ends at 0x%lx) and "
+    return loader_fail(why, ws, "a %lu KiB initrd does not fit between the kernel (ends at 0x%lx) and "
                 "initrd_addr_max 0x%x", align_up(len, 1024) / 1024, p->kernel_end,
                 p->h.initrd_addr_max);
 }
@@ -196,7 +188,7 @@ static void *guest_ram(const struct guest_mem *mem, uint64_t gpa, uint64_t len, 
 {
     void *p = mem->ptr(mem->ctx, gpa, len);
     if (!p)
-        fail(why, ws, "guest RAM 0x%lx-0x%lx is not reachable", gpa, gpa + len);
+        loader_fail(why, ws, "guest RAM 0x%lx-0x%lx is not reachable", gpa, gpa + len);
     return p;
 }
 
@@ -251,16 +243,16 @@ int linux_load(const uint8_t *img, size_t len, const struct guest_mem *mem,
     const char *cmdline = args && args->cmdline ? args->cmdline : "";
     p.cmdline_len = strlen(cmdline);
     if (p.cmdline_len > p.h.cmdline_size)
-        return fail(why, why_size, "command line is %zu bytes, the kernel takes at most %u "
+        return loader_fail(why, why_size, "command line is %zu bytes, the kernel takes at most %u "
                     "(cmdline_size)", p.cmdline_len, p.h.cmdline_size);
     if (p.cmdline_len >= LINUX_CMDLINE_MAX)
-        return fail(why, why_size, "command line is %zu bytes, anfitrion has room for %u",
+        return loader_fail(why, why_size, "command line is %zu bytes, anfitrion has room for %u",
                     p.cmdline_len, LINUX_CMDLINE_MAX - 1);
 
     size_t initrd_len = args && args->initrd ? args->initrd_len : 0;
     p.initrd_addr = 0;
     if (initrd_len > UINT32_MAX)
-        return fail(why, why_size, "initrd of %zu bytes is larger than 4 GiB", initrd_len);
+        return loader_fail(why, why_size, "initrd of %zu bytes is larger than 4 GiB", initrd_len);
     if (initrd_len && plan_initrd(mem, initrd_len, &p, why, why_size) < 0)
         return -1;
 

@@ -1,5 +1,6 @@
 /* The Multiboot 1 loader for guests: pure logic over a byte image and a guest_mem. */
 #include "guest/loader/multiboot.h"
+#include "guest/loader/util.h"
 #include "kernel/printf.h"
 #include "kernel/string.h"
 
@@ -26,15 +27,6 @@ _Static_assert(sizeof(struct elf32_phdr) == 32, "ELF32 program header layout");
 
 #define PT_LOAD 1
 
-static int fail(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *why, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Offset of a valid Multiboot header lying wholly in the first 8 KiB (spec 3.1.1), or -1. */
 static long find_header(const uint8_t *img, size_t len, struct mb_header *h)
@@ -51,7 +43,7 @@ static long find_header(const uint8_t *img, size_t len, struct mb_header *h)
 static int check_range(uint64_t start, uint64_t end, const struct guest_mem *mem, char *why, size_t ws)
 {
     if (end < start || start < MB_LOAD_MIN || end > mem->size)
-        return fail(why, ws, "image loads at 0x%lx-0x%lx, outside its RAM (1 MiB to %lu MiB)",
+        return loader_fail(why, ws, "image loads at 0x%lx-0x%lx, outside its RAM (1 MiB to %lu MiB)",
                     start, end, mem->size >> 20);
     return 0;
 }
@@ -61,7 +53,7 @@ static int copy_in(const struct guest_mem *mem, uint64_t gpa, const uint8_t *src
 {
     uint8_t *dst = mem->ptr(mem->ctx, gpa, n + zero);
     if (!dst)
-        return fail(why, ws, "image range 0x%lx-0x%lx is not RAM", gpa, gpa + n + zero);
+        return loader_fail(why, ws, "image range 0x%lx-0x%lx is not RAM", gpa, gpa + n + zero);
     memcpy(dst, src, n);
     memset(dst + n, 0, zero);
     return 0;
@@ -71,16 +63,16 @@ static int load_aout(const uint8_t *img, size_t len, long hoff, const struct mb_
                      const struct guest_mem *mem, struct mb_image *out, char *why, size_t ws)
 {
     if ((size_t)hoff + sizeof *h > len)
-        return fail(why, ws, "truncated Multiboot header");
+        return loader_fail(why, ws, "truncated Multiboot header");
     if (h->load_addr > h->header_addr || h->header_addr - h->load_addr > (uint32_t)hoff)
-        return fail(why, ws, "bad a.out kludge addresses (load_addr above header_addr)");
+        return loader_fail(why, ws, "bad a.out kludge addresses (load_addr above header_addr)");
     uint64_t file_off = (uint64_t)hoff - (h->header_addr - h->load_addr);
     uint64_t load_end = h->load_end_addr ? h->load_end_addr : h->load_addr + (len - file_off);
     uint64_t bss_end = h->bss_end_addr ? h->bss_end_addr : load_end;
     if (load_end < h->load_addr || bss_end < load_end)
-        return fail(why, ws, "bad a.out kludge addresses (end below start)");
+        return loader_fail(why, ws, "bad a.out kludge addresses (end below start)");
     if (file_off + (load_end - h->load_addr) > len)
-        return fail(why, ws, "file shorter than the a.out kludge's load_end_addr says");
+        return loader_fail(why, ws, "file shorter than the a.out kludge's load_end_addr says");
     if (check_range(h->load_addr, bss_end, mem, why, ws) < 0)
         return -1;
     if (copy_in(mem, h->load_addr, img + file_off, load_end - h->load_addr, bss_end - load_end, why, ws) < 0)
@@ -97,17 +89,17 @@ static int load_elf(const uint8_t *img, size_t len, const struct guest_mem *mem,
 {
     struct elf32_ehdr eh;
     if (len < sizeof eh)
-        return fail(why, ws, "not an ELF file and no a.out kludge");
+        return loader_fail(why, ws, "not an ELF file and no a.out kludge");
     memcpy(&eh, img, sizeof eh);
     if (memcmp(eh.ident, "\177ELF", 4) != 0)
-        return fail(why, ws, "not an ELF file and no a.out kludge");
+        return loader_fail(why, ws, "not an ELF file and no a.out kludge");
     if (eh.ident[4] != 1 || eh.ident[5] != 1 || eh.machine != 3)
-        return fail(why, ws, "not a 32-bit little-endian i386 ELF (use the a.out kludge for 64-bit images)");
+        return loader_fail(why, ws, "not a 32-bit little-endian i386 ELF (use the a.out kludge for 64-bit images)");
     if (eh.type != 2)
-        return fail(why, ws, "ELF file is not an executable");
+        return loader_fail(why, ws, "ELF file is not an executable");
     if (eh.phentsize != sizeof(struct elf32_phdr) || eh.phnum == 0 ||
         (uint64_t)eh.phoff + (uint64_t)eh.phnum * sizeof(struct elf32_phdr) > len)
-        return fail(why, ws, "bad or truncated ELF program headers");
+        return loader_fail(why, ws, "bad or truncated ELF program headers");
 
     out->load_start = ~0ull;
     out->load_end = 0;
@@ -117,7 +109,7 @@ static int load_elf(const uint8_t *img, size_t len, const struct guest_mem *mem,
         if (ph.type != PT_LOAD || ph.memsz == 0)
             continue;
         if (ph.filesz > ph.memsz || (uint64_t)ph.offset + ph.filesz > len)
-            return fail(why, ws, "ELF segment %u is truncated or larger in the file than in memory", i);
+            return loader_fail(why, ws, "ELF segment %u is truncated or larger in the file than in memory", i);
         uint64_t start = ph.paddr, end = (uint64_t)ph.paddr + ph.memsz;
         if (check_range(start, end, mem, why, ws) < 0)
             return -1;
@@ -129,7 +121,7 @@ static int load_elf(const uint8_t *img, size_t len, const struct guest_mem *mem,
             out->load_end = end;
     }
     if (out->load_end == 0)
-        return fail(why, ws, "ELF file has no loadable segment");
+        return loader_fail(why, ws, "ELF file has no loadable segment");
     out->entry = eh.entry;
     out->aout_kludge = 0;
     return 0;
@@ -142,14 +134,14 @@ int mb_load(const uint8_t *img, size_t len, const struct guest_mem *mem, struct 
     memset(&h, 0, sizeof h);
     long hoff = find_header(img, len, &h);
     if (hoff < 0)
-        return fail(why, why_size, "not a Multiboot image (no header in its first 8 KiB)");
+        return loader_fail(why, why_size, "not a Multiboot image (no header in its first 8 KiB)");
     uint32_t required = h.flags & 0xFFFF & ~(MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMINFO);
     if (required)
-        return fail(why, why_size, "needs Multiboot features anfitrion does not offer (flags 0x%x)", required);
+        return loader_fail(why, why_size, "needs Multiboot features anfitrion does not offer (flags 0x%x)", required);
     int rc = (h.flags & MB_FLAG_AOUT) ? load_aout(img, len, hoff, &h, mem, out, why, why_size)
                                       : load_elf(img, len, mem, out, why, why_size);
     if (rc == 0 && (out->entry < out->load_start || out->entry >= out->load_end))
-        return fail(why, why_size, "entry point 0x%x is outside the loaded image", out->entry);
+        return loader_fail(why, why_size, "entry point 0x%x is outside the loaded image", out->entry);
     return rc;
 }
 

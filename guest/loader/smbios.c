@@ -1,5 +1,6 @@
 /* The guests' SMBIOS tables (DMTF DSP0134 2.8): pure logic that lays them out in a guest_mem. */
 #include "guest/loader/smbios.h"
+#include "guest/loader/util.h"
 #include "kernel/string.h"
 
 #include <stdbool.h>
@@ -230,14 +231,6 @@ static void smbios_end(struct smbios_table *t)
         t->max_size = (uint16_t)(t->used - t->start);
 }
 
-static uint8_t checksum(const void *p, uint32_t len)
-{
-    const uint8_t *b = p;
-    uint8_t sum = 0;
-    for (uint32_t i = 0; i < len; i++)
-        sum = (uint8_t)(sum + b[i]);
-    return (uint8_t)-sum;
-}
 
 /* ---- The structures. */
 
@@ -412,9 +405,9 @@ uint32_t smbios_build(const struct guest_mem *mem, const struct smbios_config *c
     ep->table_address = SMBIOS_TABLE_GPA;
     ep->structure_count = t.count;
     ep->bcd_revision = SMBIOS_BCD_REV;
-    ep->intermediate_checksum = checksum(ep->intermediate_anchor,
+    ep->intermediate_checksum = loader_checksum(ep->intermediate_anchor,
                                          sizeof *ep - offsetof(struct smbios_entry_point,
                                                                intermediate_anchor));
-    ep->checksum = checksum(ep, sizeof *ep);
+    ep->checksum = loader_checksum(ep, sizeof *ep);
     return SMBIOS_GPA;
 }

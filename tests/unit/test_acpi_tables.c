@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "guest/loader/util.c"
 #include "guest/loader/acpi.c"
 
 #define MiB (1ull << 20)

@@ -15,6 +15,7 @@
 /* The loader's static fail() helper shares its name with cmocka's fail() macro. */
 #pragma push_macro("fail")
 #undef fail
+#include "guest/loader/util.c"
 #include "guest/loader/multiboot.c"
 #pragma pop_macro("fail")
 #undef vsnprintf

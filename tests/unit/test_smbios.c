@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "guest/loader/util.c"
 #include "guest/loader/smbios.c"
 
 #define RAM_FILL 0xAA
