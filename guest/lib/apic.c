@@ -106,3 +106,23 @@ uint64_t tsc_to_us(uint64_t ticks)
     uint32_t khz = (uint32_t)u64_divmod(tsc_hz(), 1000u, NULL);
     return khz ? u64_divmod(ticks * 1000u, khz, NULL) : 0;
 }
+
+void tsc_delay_us(uint64_t us, bool interrupts)
+{
+    uint64_t end = rdtsc() + tsc_from_us(us);
+    if (interrupts)
+        sti();
+    while (rdtsc() < end)
+        cpu_relax();
+    cli();
+}
+
+uint32_t tsc_wait_count(volatile uint32_t *counter, uint32_t n, uint64_t us)
+{
+    uint64_t end = rdtsc() + tsc_from_us(us);
+    sti();
+    while (*counter < n && rdtsc() < end)
+        cpu_relax();
+    cli();
+    return *counter;
+}

@@ -96,5 +96,11 @@ uint64_t tsc_hz(void);
 /* Conversions at tsc_hz() (which must be non-zero). */
 uint64_t tsc_from_us(uint64_t us);
 uint64_t tsc_to_us(uint64_t ticks);
+/* Busy-wait us microseconds, taking interrupts meanwhile if interrupts is true; returns
+ * with IF=0. */
+void tsc_delay_us(uint64_t us, bool interrupts);
+/* With IF=1, wait until *counter (bumped by an interrupt handler) reaches n, or us
+ * microseconds passed; returns with IF=0 and the count. */
+uint32_t tsc_wait_count(volatile uint32_t *counter, uint32_t n, uint64_t us);
 
 #endif

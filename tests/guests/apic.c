@@ -49,27 +49,11 @@ static struct int_frame *spurious_irq(struct int_frame *f)
     return f;
 }
 
-/* Busy-wait us microseconds with IF as given; returns with IF=0. */
-static void delay_us(uint64_t us, bool interrupts)
-{
-    uint64_t end = rdtsc() + tsc_from_us(us);
-    if (interrupts)
-        sti();
-    while (rdtsc() < end)
-        cpu_relax();
-    cli();
-}
-
 /* With IF=1, wait until vector has arrived n times in all, or us microseconds passed;
  * returns with IF=0 and the count. */
 static uint32_t wait_hits(uint8_t vector, uint32_t n, uint64_t us)
 {
-    uint64_t end = rdtsc() + tsc_from_us(us);
-    sti();
-    while (hits[vector] < n && rdtsc() < end)
-        cpu_relax();
-    cli();
-    return hits[vector];
+    return tsc_wait_count(&hits[vector], n, us);
 }
 
 /* Timer counts to microseconds at the crystal's rate, divide by 1. */
@@ -137,7 +121,7 @@ static void check_oneshot(void)
     uint64_t t0 = rdtsc();
     lapic_write(LAPIC_TIMER_ICR, ONESHOT_COUNT);
     uint32_t c1 = lapic_read(LAPIC_TIMER_CCR);
-    delay_us(due_us / 4, false);
+    tsc_delay_us(due_us / 4, false);
     uint32_t c2 = lapic_read(LAPIC_TIMER_CCR);
     test_check(c1 > 0 && c1 <= ONESHOT_COUNT && c2 > 0 && c2 < c1,
                "one-shot: current count counts down (%u, then %u a quarter period later; initial %u)",
@@ -185,9 +169,9 @@ static void check_periodic(void)
     test_check(ccr > 0 && ccr <= PERIODIC_COUNT, "periodic: current count %u while running", ccr);
 
     lapic_write(LAPIC_TIMER_ICR, 0);    /* IF=0: a tick already in IRR is taken below */
-    delay_us(100, true);
+    tsc_delay_us(100, true);
     uint32_t stopped = hits[v];
-    delay_us(4 * period_us, true);
+    tsc_delay_us(4 * period_us, true);
     test_check(hits[v] == stopped, "periodic: initial count 0 stops it (%u interrupts in 4 periods after)",
                hits[v] - stopped);
     ccr = lapic_read(LAPIC_TIMER_CCR);

@@ -82,28 +82,6 @@ static struct int_frame *spurious_irq(struct int_frame *f)
     return f;
 }
 
-/* Busy-wait us microseconds with IF as given; returns with IF=0. */
-static void delay_us(uint64_t us, bool interrupts)
-{
-    uint64_t end = rdtsc() + tsc_from_us(us);
-    if (interrupts)
-        sti();
-    while (rdtsc() < end)
-        cpu_relax();
-    cli();
-}
-
-/* With IF=1, wait until *counter reaches n or us microseconds passed; returns with IF=0. */
-static uint32_t wait_count(volatile uint32_t *counter, uint32_t n, uint64_t us)
-{
-    uint64_t end = rdtsc() + tsc_from_us(us);
-    sti();
-    while (*counter < n && rdtsc() < end)
-        cpu_relax();
-    cli();
-    return *counter;
-}
-
 /* With IF=0, wait until the pin's remote IRR is set; false after us microseconds. */
 static bool wait_remote_irr(unsigned pin, uint64_t us)
 {
@@ -153,7 +131,7 @@ static void check_pit(void)
     test_check(back == rte, "pin 2 -> vector 0x40, edge, active high, fixed, APIC 0: reads 0x%016llx", back);
     pit_set_periodic(PIT_HZ);
     uint32_t before = hits[PIT_VECTOR];
-    delay_us(WINDOW_US, true);
+    tsc_delay_us(WINDOW_US, true);
     uint32_t n = hits[PIT_VECTOR] - before;
     test_check(n >= 5 && n <= 20, "PIT at %u Hz through pin 2: %u interrupts at 0x40 in 100 ms (want ~10)",
                PIT_HZ, n);
@@ -161,9 +139,9 @@ static void check_pit(void)
     test_check(!(ioapic_read_rte(PIT_PIN) & IOAPIC_RTE_REMOTE_IRR), "edge pin 2 never shows remote IRR");
 
     ioapic_write_rte(PIT_PIN, rte | IOAPIC_RTE_MASKED);
-    delay_us(1000, true);               /* one tick may already wait in the LAPIC's IRR */
+    tsc_delay_us(1000, true);           /* one tick may already wait in the LAPIC's IRR */
     before = hits[PIT_VECTOR];
-    delay_us(WINDOW_US / 2, true);
+    tsc_delay_us(WINDOW_US / 2, true);
     n = hits[PIT_VECTOR] - before;
     test_check(n == 0, "pin 2 masked: %u interrupts in 50 ms (want 0)", n);
 }
@@ -173,18 +151,18 @@ static void check_if_blocks(void)
     ioapic_write_rte(PIT_PIN, PIT_VECTOR);
     cli();
     uint32_t before = hits[PIT_VECTOR];
-    delay_us(WINDOW_US / 2, false);
+    tsc_delay_us(WINDOW_US / 2, false);
     uint32_t n = hits[PIT_VECTOR] - before;
     test_check(n == 0, "IF=0: %u interrupts in 50 ms of PIT at %u Hz (want 0)", n, PIT_HZ);
     test_check(lapic_vector_set(LAPIC_IRR, PIT_VECTOR), "IF=0: vector 0x40 waits in the LAPIC's IRR");
     uint64_t t0 = rdtsc();
-    n = wait_count(&hits[PIT_VECTOR], before + 1, 1000) - before;
+    n = tsc_wait_count(&hits[PIT_VECTOR], before + 1, 1000) - before;
     test_check(n >= 1, "sti: the pending vector 0x40 arrives at once (%u within 1 ms, after %llu us)", n,
                n ? tsc_to_us(last_tsc[PIT_VECTOR] - t0) : 0);
-    n = wait_count(&hits[PIT_VECTOR], before + 4, WINDOW_US) - before;
+    n = tsc_wait_count(&hits[PIT_VECTOR], before + 4, WINDOW_US) - before;
     test_check(n >= 4, "IF=1: more PIT interrupts follow (%u)", n);
     ioapic_write_rte(PIT_PIN, PIT_VECTOR | IOAPIC_RTE_MASKED);
-    delay_us(1000, true);
+    tsc_delay_us(1000, true);
 }
 
 static void rtc_periodic(bool on)
@@ -218,7 +196,7 @@ static void check_rtc_level(void)
     test_check(lapic_vector_set(LAPIC_IRR, RTC_VECTOR) && lapic_vector_set(LAPIC_TMR, RTC_VECTOR),
                "vector 0x41 waits in the LAPIC's IRR with its TMR bit set (level)");
     test_check(hits[RTC_VECTOR] == 0, "IF=0: not delivered yet");
-    uint32_t n = wait_count(&hits[RTC_VECTOR], 1, 1000);
+    uint32_t n = tsc_wait_count(&hits[RTC_VECTOR], 1, 1000);
     test_check(n == 1, "sti: vector 0x41 arrives (%u)", n);
     test_check(rtc_rte_in_handler & IOAPIC_RTE_REMOTE_IRR, "in the handler: remote IRR set (entry 0x%llx)",
                rtc_rte_in_handler);
@@ -228,7 +206,7 @@ static void check_rtc_level(void)
     test_check(!(rtc_rte_after_eoi & IOAPIC_RTE_REMOTE_IRR),
                "register C read, then LAPIC EOI: remote IRR clear (entry 0x%llx)", rtc_rte_after_eoi);
 
-    n = wait_count(&hits[RTC_VECTOR], 6, 10 * RTC_PERIOD_US);
+    n = tsc_wait_count(&hits[RTC_VECTOR], 6, 10 * RTC_PERIOD_US);
     test_check(n >= 6, "RTC keeps interrupting at 128 Hz (%u interrupts)", n);
     test_check(!(rtc_rte_after_eoi & IOAPIC_RTE_REMOTE_IRR), "remote IRR clear after each EOI (entry 0x%llx)",
                rtc_rte_after_eoi);
@@ -236,7 +214,7 @@ static void check_rtc_level(void)
     /* EOI while the line is still asserted: the IOAPIC delivers again at once. */
     uint32_t before = hits[RTC_VECTOR];
     rtc_skip_c = 1;
-    n = wait_count(&hits[RTC_VECTOR], before + 2, 10 * RTC_PERIOD_US) - before;
+    n = tsc_wait_count(&hits[RTC_VECTOR], before + 2, 10 * RTC_PERIOD_US) - before;
     if (test_check(n >= 2 && rtc_skip_c == 0, "EOI without reading register C: %u deliveries", n)) {
         uint64_t gap = tsc_to_us(rtc_redelivery_tsc - rtc_skip_tsc);
         test_check(gap < RTC_PERIOD_US / 4, "the line still asserted: redelivered %llu us after the EOI "
@@ -255,7 +233,7 @@ static void check_rtc_level(void)
         test_check(!(after & IOAPIC_RTE_REMOTE_IRR), "IOAPIC EOI register (0x40) <- 0x41 clears remote IRR "
                    "(entry 0x%llx)", after);
         before = hits[RTC_VECTOR];
-        n = wait_count(&hits[RTC_VECTOR], before + 1, 1000) - before;
+        n = tsc_wait_count(&hits[RTC_VECTOR], before + 1, 1000) - before;
         test_check(n == 1, "the vector already in the LAPIC's IRR is still delivered (%u)", n);
     } else {
         test_fail("RTC: remote IRR never set again with IF=0");
@@ -263,9 +241,9 @@ static void check_rtc_level(void)
 
     rtc_periodic(false);
     ioapic_write_rte(RTC_PIN, rte | IOAPIC_RTE_MASKED);
-    delay_us(1000, true);
+    tsc_delay_us(1000, true);
     before = hits[RTC_VECTOR];
-    delay_us(5 * RTC_PERIOD_US, true);
+    tsc_delay_us(5 * RTC_PERIOD_US, true);
     n = hits[RTC_VECTOR] - before;
     test_check(n == 0, "RTC PIE off and pin 8 masked: %u interrupts (want 0)", n);
 }
@@ -276,7 +254,7 @@ static void check_pic_path(void)
     irq_set_handler(PIT_IRQ, pic_timer_irq);
     lapic_write(LAPIC_LVT_LINT0, LAPIC_LVT_EXTINT | LAPIC_LVT_MASKED);
     pic_unmask(PIT_IRQ);
-    delay_us(WINDOW_US / 2, true);
+    tsc_delay_us(WINDOW_US / 2, true);
     test_check(pic_hits == 0, "8259 IRQ 0 unmasked but LINT0 masked: %u interrupts at vector %u (want 0)",
                pic_hits, IRQ_VECTOR_BASE);
 
@@ -284,7 +262,7 @@ static void check_pic_path(void)
     uint32_t lint0 = lapic_read(LAPIC_LVT_LINT0);
     test_check(lint0 == 0x700, "LVT LINT0 = 0x%x (ExtINT, unmasked)", lint0);
     uint32_t ioapic_before = hits[PIT_VECTOR];
-    delay_us(WINDOW_US, true);
+    tsc_delay_us(WINDOW_US, true);
     test_check(pic_hits >= 5 && pic_hits <= 21,
                "LINT0 ExtINT: %u PIT interrupts through the 8259 at vector %u in 100 ms (want ~10)", pic_hits,
                IRQ_VECTOR_BASE);

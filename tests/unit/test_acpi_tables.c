@@ -11,74 +11,11 @@
 
 #include "guest/loader/util.c"
 #include "guest/loader/acpi.c"
+#include "tests/unit/fake_ram.h"
 
-#define MiB (1ull << 20)
-#define RAM_FILL 0xAA
-
-/* Fake guest RAM: a heap buffer, so the sanitizer catches a write past its end. A hole
- * [hole_start, hole_end) is not RAM, as a VM without memory in the BIOS area would be. */
-struct fake_ram {
-    uint8_t *bytes;
-    uint64_t size;
-    uint64_t hole_start, hole_end;
-};
-
-static void *fake_ptr(void *ctx, uint64_t gpa, uint64_t len)
-{
-    struct fake_ram *r = ctx;
-    if (gpa > r->size || len > r->size - gpa)
-        return NULL;
-    if (gpa < r->hole_end && r->hole_start < gpa + len)
-        return NULL;
-    return r->bytes + gpa;
-}
-
-static struct fake_ram ram;
-static struct guest_mem mem;
 static const struct acpi_config cfg = {
     .lapic_addr = 0xFEE00000u, .lapic_id = 0, .ioapic_addr = 0xFEC00000u, .ioapic_id = 1,
 };
-
-static void ram_alloc(uint64_t size)
-{
-    free(ram.bytes);
-    ram = (struct fake_ram){.bytes = malloc(size), .size = size};
-    assert_non_null(ram.bytes);
-    memset(ram.bytes, RAM_FILL, size);
-    mem = (struct guest_mem){.ctx = &ram, .size = size, .ptr = fake_ptr};
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    ram.bytes = NULL;
-    ram_alloc(4 * MiB);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    free(ram.bytes);
-    ram.bytes = NULL;
-    return 0;
-}
-
-/* ---- Reading guest RAM, little-endian. */
-
-static const uint8_t *at(uint64_t gpa) { assert_true(gpa < ram.size); return ram.bytes + gpa; }
-static uint8_t rd8(uint64_t gpa) { return *at(gpa); }
-static uint16_t rd16(uint64_t gpa) { uint16_t v; memcpy(&v, at(gpa), 2); return v; }
-static uint32_t rd32(uint64_t gpa) { uint32_t v; memcpy(&v, at(gpa), 4); return v; }
-static uint64_t rd64(uint64_t gpa) { uint64_t v; memcpy(&v, at(gpa), 8); return v; }
-
-static uint8_t sum(uint64_t gpa, uint32_t len)
-{
-    uint8_t s = 0;
-    for (uint32_t i = 0; i < len; i++)
-        s = (uint8_t)(s + rd8(gpa + i));
-    return s;
-}
 
 static uint32_t build(void)
 {
@@ -465,7 +402,7 @@ static void test_fails_when_bios_area_is_not_ram(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, ram_setup, ram_teardown)
     const struct CMUnitTest tests[] = {
         T(test_rsdp),
         T(test_every_table_checksums_and_lengths),

@@ -21,46 +21,16 @@
 #pragma pop_macro("fail")
 #undef vsnprintf
 #undef snprintf
-#undef MiB
+#include "tests/unit/fake_ram.h"
 
-#define MiB (1ull << 20)
-#define RAM_FILL 0xAA
-
-/* Fake guest RAM: a heap buffer, so the sanitizer catches a write past its end. */
-struct fake_ram {
-    uint8_t *bytes;
-    uint64_t size;
-};
-
-static void *fake_ptr(void *ctx, uint64_t gpa, uint64_t len)
-{
-    struct fake_ram *r = ctx;
-    if (gpa > r->size || len > r->size - gpa)
-        return NULL;
-    return r->bytes + gpa;
-}
-
-static struct fake_ram ram;
-static struct guest_mem mem;
 static struct linux_image out;
 static struct linux_boot_args args;
 static char why[128];                   /* as large as the hypervisor's reason buffer */
 static uint8_t *initrd_buf;             /* args.initrd's data, freed by teardown */
 
-static void ram_alloc(uint64_t size)
-{
-    free(ram.bytes);
-    ram.bytes = malloc(size);
-    assert_non_null(ram.bytes);
-    memset(ram.bytes, RAM_FILL, size);
-    ram.size = size;
-    mem = (struct guest_mem){.ctx = &ram, .size = size, .ptr = fake_ptr};
-}
-
 static int setup(void **state)
 {
     (void)state;
-    ram.bytes = NULL;
     ram_alloc(32 * MiB);
     memset(&out, 0x5A, sizeof out);
     memset(&args, 0, sizeof args);
@@ -71,8 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    free(ram.bytes);
-    ram.bytes = NULL;
+    ram_free();
     free(initrd_buf);
     initrd_buf = NULL;
     return 0;
@@ -158,14 +127,6 @@ static size_t build(void)
 
 static int load(size_t len) { return linux_load(img, len, &mem, &args, &out, why, sizeof why); }
 
-static void assert_ram_is(uint64_t gpa, uint64_t n, uint8_t v)
-{
-    for (uint64_t i = 0; i < n; i++)
-        if (ram.bytes[gpa + i] != v)
-            fail_msg("RAM at 0x%llx is 0x%02x, expected 0x%02x", (unsigned long long)(gpa + i),
-                     ram.bytes[gpa + i], v);
-}
-
 /* Asserts linux_load refuses the image with a reason that mentions frag, writing nothing. */
 #define assert_refused(len, frag) check_refused(len, frag, __LINE__)
 static void check_refused(size_t len, const char *frag, int line)
@@ -181,10 +142,6 @@ static void check_refused(size_t len, const char *frag, int line)
         if (ram.bytes[i] != RAM_FILL)
             fail_msg("line %d: RAM at 0x%llx written by a refused load", line, (unsigned long long)i);
 }
-
-static uint16_t rd16(uint64_t gpa) { uint16_t v; memcpy(&v, ram.bytes + gpa, 2); return v; }
-static uint32_t rd32(uint64_t gpa) { uint32_t v; memcpy(&v, ram.bytes + gpa, 4); return v; }
-static uint64_t rd64(uint64_t gpa) { uint64_t v; memcpy(&v, ram.bytes + gpa, 8); return v; }
 
 #define BP LINUX_BOOT_PARAMS_GPA
 

@@ -20,54 +20,17 @@
 #pragma pop_macro("fail")
 #undef vsnprintf
 #undef snprintf
+#include "tests/unit/fake_ram.h"
 
-#define MiB (1ull << 20)
-#define RAM_FILL 0xAA
-
-/* Fake guest RAM: a heap buffer, so the sanitizer catches a write past its end. */
-struct fake_ram {
-    uint8_t *bytes;
-    uint64_t size;
-};
-
-static void *fake_ptr(void *ctx, uint64_t gpa, uint64_t len)
-{
-    struct fake_ram *r = ctx;
-    if (gpa > r->size || len > r->size - gpa)
-        return NULL;
-    return r->bytes + gpa;
-}
-
-static struct fake_ram ram;
-static struct guest_mem mem;
 static struct mb_image out;
 static char why[200];
-
-static void ram_alloc(uint64_t size)
-{
-    free(ram.bytes);
-    ram.bytes = malloc(size);
-    assert_non_null(ram.bytes);
-    memset(ram.bytes, RAM_FILL, size);
-    ram.size = size;
-    mem = (struct guest_mem){.ctx = &ram, .size = size, .ptr = fake_ptr};
-}
 
 static int setup(void **state)
 {
     (void)state;
-    ram.bytes = NULL;
     ram_alloc(4 * MiB);
     memset(&out, 0x5A, sizeof out);
     memset(why, 0, sizeof why);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    free(ram.bytes);
-    ram.bytes = NULL;
     return 0;
 }
 
@@ -154,14 +117,6 @@ static size_t build_elf(void)
 }
 
 static int load(size_t len) { return mb_load(img, len, &mem, &out, why, sizeof why); }
-
-static void assert_ram_is(uint64_t gpa, uint64_t n, uint8_t v)
-{
-    for (uint64_t i = 0; i < n; i++)
-        if (ram.bytes[gpa + i] != v)
-            fail_msg("RAM at 0x%llx is 0x%02x, expected 0x%02x", (unsigned long long)(gpa + i),
-                     ram.bytes[gpa + i], v);
-}
 
 /* Asserts mb_load refuses the image with a reason that mentions frag. */
 #define assert_refused(len, frag) check_refused(len, frag, __LINE__)
@@ -481,9 +436,6 @@ static void test_aout_kludge_below_1mib_refused(void **state)
 
 /* ---- The information structure (Multiboot spec 3.3), read back at its documented offsets. */
 
-static uint32_t rd32(uint64_t gpa) { uint32_t v; memcpy(&v, ram.bytes + gpa, 4); return v; }
-static uint64_t rd64(uint64_t gpa) { uint64_t v; memcpy(&v, ram.bytes + gpa, 8); return v; }
-
 #define MBI_FLAGS        0
 #define MBI_MEM_LOWER    4
 #define MBI_MEM_UPPER    8
@@ -630,7 +582,7 @@ static void test_info_without_ram_at_0x8000(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, ram_teardown)
     const struct CMUnitTest tests[] = {
         T(test_elf_loads_segments_and_zeroes_bss),
         T(test_elf_segments_in_any_order),
