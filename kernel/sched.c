@@ -5,6 +5,7 @@
 #include "kernel/cpu.h"
 #include "kernel/hv.h"
 #include "kernel/shell.h"
+#include "kernel/shell_guest.h"
 #include "kernel/time.h"
 #include "kernel/vm.h"
 #include "drivers/uart.h"
@@ -34,6 +35,7 @@ void sched_loop(void)
 {
     uint64_t slice_tsc = time_ns_to_tsc(hv_options.slice_us * 1000);
     for (;;) {
+        shell_console_check();
         shell_poll();
         struct vm *vm = pick();
         if (!vm) {

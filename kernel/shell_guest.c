@@ -137,6 +137,17 @@ int cmd_pause(int argc, char **argv) { return transition(argc, argv, vm_pause); 
 int cmd_resume(int argc, char **argv) { return transition(argc, argv, vm_resume); }
 int cmd_reset(int argc, char **argv) { return transition(argc, argv, vm_reset); }
 
+void shell_console_check(void)
+{
+    if (!attached || attached->state == VM_RUNNING || attached->state == VM_PAUSED)
+        return;
+    kprintf("\n");
+    hv_info("console: detached from %s (it is %s)", attached->cfg.name, vm_state_name(attached));
+    vm_attach_console(NULL);
+    attached = NULL;
+    shell_set_input_hook(NULL);
+}
+
 /* While attached: keystrokes go to the guest's UART; Ctrl-] comes back to the shell. */
 static bool console_input(uint8_t byte)
 {

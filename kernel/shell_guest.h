@@ -12,6 +12,10 @@ int cmd_reset(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+/* Ends a console session whose guest is no longer running (powered off, exited, stopped,
+ * crashed for good), with "hv: console: detached from NAME (it is STATE)". A reboot or a
+ * restart by policy keeps the session. Called by the scheduler loop. */
+void shell_console_check(void);
 /* Per-guest lines of the `mem` command. */
 void shell_guest_mem(void);
 

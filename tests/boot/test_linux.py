@@ -5,9 +5,10 @@ One boot of the ISO carries the whole scenario, since Linux takes a minute or tw
 emulated time to reach its init banner in Bochs:
   1. both Linux guests reach their banner; alpha keeps ticking meanwhile;
   2. `console web`, `uname -a` answers with web's host name and Debian's release;
-  3. `poweroff` in db: `hv: guest db: powered off`; web answers and alpha ticks after it;
-  4. `reboot` in web: `hv: guest web: rebooted`, and web boots to its banner again,
-     while db stays off.
+  3. `poweroff` in db: `hv: guest db: powered off`, and the console session with db ends
+     by itself; web answers and alpha ticks after it;
+  4. `reboot` in web: `hv: guest web: rebooted` (the console stays attached), and web
+     boots to its banner again, while db stays off.
 """
 
 import re
@@ -83,7 +84,8 @@ def test_linux_guests():
         wait_line(m, r"db:/# ", CMD_WAIT, start, partial=True)
         m.send("poweroff\r")
         off = wait_line(m, r"^hv: guest db: powered off$", 180, start)
-        detach(m, "db")
+        # The session ends with its guest; the shell has the console again.
+        wait_line(m, r"^hv: console: detached from db \(it is stopped\)$", CMD_WAIT, start)
         wait_ticks(m, "alpha", 3, start=off.end())
         attach(m, "web")
         shell(m, "web", "echo still-$((6*7))", r"^still-42\s*$")
