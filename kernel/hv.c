@@ -23,21 +23,23 @@ void hv_start_guests(const struct boot_info *bi)
     for (unsigned i = 0; i < bi->n_modules; i++) {
         char why[160];
         refused[i] = false;
-        if (guest_config_parse(bi->modules[i].cmdline, &cfgs[i], why, sizeof why) < 0 &&
-            cfgs[i].for_guest[0]) {
-            hv_error("module %u: refused: %s", i, why);     /* a bad guest: vm_create() says why */
+        if (guest_config_parse(bi->modules[i].cmdline, &cfgs[i], why, sizeof why) < 0) {
+            if (cfgs[i].for_guest[0])
+                hv_error("module %u: refused: %s", i, why);
+            else
+                hv_error("guest %s: refused: %s", cfgs[i].name, why);
             refused[i] = true;
         }
     }
     for (unsigned i = 0; i < bi->n_modules; i++) {
-        if (cfgs[i].for_guest[0])
+        if (cfgs[i].for_guest[0] || refused[i])
             continue;
         const struct boot_module *mods[BOOT_MAX_MODULES];
         unsigned n = 0;
         for (unsigned j = 0; j < bi->n_modules; j++)
             if (cfgs[j].for_guest[0] && !refused[j] && strcmp(cfgs[j].for_guest, cfgs[i].name) == 0)
                 mods[n++] = &bi->modules[j];
-        vm_create(&bi->modules[i], mods, n);
+        vm_create(&bi->modules[i], &cfgs[i], mods, n);
     }
     for (unsigned i = 0; i < bi->n_modules; i++) {
         if (cfgs[i].for_guest[0] && !refused[i] && !vm_find(cfgs[i].for_guest))

@@ -192,20 +192,29 @@ static const char *load(struct vm *vm)
     return NULL;
 }
 
+/* Ends the guest's run: its last console line out, its vCPU and memory freed. */
 static void unload(struct vm *vm)
 {
+    if (vm->line_len)
+        vm_flush_line(vm);
     vmcs_destroy(&vm->vcpu);
     free_ram(vm);
 }
 
-struct vm *vm_create(const struct boot_module *m, const struct boot_module *const *mods, unsigned n_mods)
+/* A freshly loaded guest starts running (its uptime from now) and says so: "started",
+ * "reset" or "rebooted". */
+static void run_loaded(struct vm *vm, uint64_t now, const char *how)
 {
-    struct guest_config cfg;
-    char why[160];
-    if (guest_config_parse(m->cmdline, &cfg, why, sizeof why) < 0) {
-        hv_error("guest %s: refused: %s", cfg.name, why);
-        return NULL;
-    }
+    vm->state = VM_RUNNING;
+    vm->started_ns = now;
+    vm->paused_ns = 0;
+    hv_info("guest %s: %s", vm->cfg.name, how);
+}
+
+struct vm *vm_create(const struct boot_module *m, const struct guest_config *config,
+                     const struct boot_module *const *mods, unsigned n_mods)
+{
+    const struct guest_config cfg = *config;
     if (vm_find(cfg.name)) {
         hv_error("guest %s: refused: a guest named %s already exists", cfg.name, cfg.name);
         return NULL;
@@ -244,10 +253,7 @@ struct vm *vm_create(const struct boot_module *m, const struct boot_module *cons
             vm->kind == KIND_LINUX ? "Linux" : "Multiboot", cfg.mem >> 20, n_mods, n_mods == 1 ? "" : "s",
             cfg.on_crash == ON_CRASH_RESTART ? "on_crash=restart" : "on_crash=stop",
             cfg.cmdline[0] ? ", cmdline: " : "", cfg.cmdline);
-    vm->state = VM_RUNNING;
-    vm->started_ns = time_ns();
-    vm->paused_ns = 0;
-    hv_info("guest %s: started", cfg.name);
+    run_loaded(vm, time_ns(), "started");
     return vm;
 }
 
@@ -262,10 +268,7 @@ int vm_start(struct vm *vm, const char **why)
         *why = reason;
         return -1;
     }
-    vm->state = VM_RUNNING;
-    vm->started_ns = time_ns();
-    vm->paused_ns = 0;
-    hv_info("guest %s: started", vm->cfg.name);
+    run_loaded(vm, time_ns(), "started");
     return 0;
 }
 
@@ -275,8 +278,6 @@ int vm_stop(struct vm *vm, const char **why)
         *why = "is not running";
         return -1;
     }
-    if (vm->line_len)
-        vm_flush_line(vm);
     unload(vm);
     vm->state = VM_STOPPED;
     hv_info("guest %s: stopped", vm->cfg.name);
@@ -309,21 +310,15 @@ int vm_resume(struct vm *vm, const char **why)
 
 int vm_reset(struct vm *vm, const char **why)
 {
-    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED) {
-        if (vm->line_len)
-            vm_flush_line(vm);
+    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED)
         unload(vm);
-    }
     vm->state = VM_STOPPED;
     const char *reason = load(vm);
     if (reason) {
         *why = reason;
         return -1;
     }
-    vm->state = VM_RUNNING;
-    vm->started_ns = time_ns();
-    vm->paused_ns = 0;
-    hv_info("guest %s: reset", vm->cfg.name);
+    run_loaded(vm, time_ns(), "reset");
     return 0;
 }
 
@@ -365,18 +360,13 @@ static void crashed(struct vm *vm)
         hv_error("guest %s: restart failed: %s", vm->cfg.name, reason);
         return;
     }
-    vm->state = VM_RUNNING;
-    vm->started_ns = now;
-    vm->paused_ns = 0;
-    hv_info("guest %s: started", vm->cfg.name);
+    run_loaded(vm, now, "started");
 }
 
 /* The guest switched itself off, reset itself, or exited through the debug-exit port. */
 static void machine_event(struct vm *vm)
 {
     int event = vm->machine_event;
-    if (vm->line_len)
-        vm_flush_line(vm);
     unload(vm);
     vm->state = VM_STOPPED;
     if (event == VDEV_POWER_OFF) {
@@ -389,10 +379,7 @@ static void machine_event(struct vm *vm)
             hv_error("guest %s: reboot failed: %s", vm->cfg.name, reason);
             return;
         }
-        vm->state = VM_RUNNING;
-        vm->started_ns = time_ns();
-        vm->paused_ns = 0;
-        hv_info("guest %s: rebooted", vm->cfg.name);
+        run_loaded(vm, time_ns(), "rebooted");
     }
 }
 

@@ -75,11 +75,11 @@ struct vm {
 
 extern struct vm vms[VM_MAX];
 
-/* Creates a guest from a boot module (its for=NAME modules in mods); refuses it
- * ("hv: guest NAME: refused: WHY") if its options, image or memory do not work out.
- * Returns the VM or NULL. */
-struct vm *vm_create(const struct boot_module *module, const struct boot_module *const *mods,
-                     unsigned n_mods);
+/* Creates a guest from a boot module with its parsed options (its for=NAME modules in
+ * mods); refuses it ("hv: guest NAME: refused: WHY") if its name is taken, or its image or
+ * memory do not work out. Returns the VM or NULL. */
+struct vm *vm_create(const struct boot_module *module, const struct guest_config *cfg,
+                     const struct boot_module *const *mods, unsigned n_mods);
 /* Lifecycle; each prints its "hv: guest NAME: ..." line. Return 0, or -1 with why set. */
 int vm_start(struct vm *vm, const char **why);
 int vm_stop(struct vm *vm, const char **why);
