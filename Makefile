@@ -29,7 +29,7 @@ DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o dr
 	drivers/timer.o drivers/cmos.o
 VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \
 	vmx/exit.o vmx/trace.o vmx/exit_cpuid.o vmx/exit_msr.o vmx/exit_io.o vmx/exit_mmio.o \
-	vmx/decode.o vmx/cr.o vmx/guest_mem.o
+	vmx/decode.o vmx/cr.o vmx/guest_mem.o vmx/xsave.o
 VDEV_OBJS    := kernel/vdev/vdev.o kernel/vdev/vuart.o kernel/vdev/vpic.o kernel/vdev/vpit.o \
 	kernel/vdev/vrtc.o kernel/vdev/vlapic.o kernel/vdev/vioapic.o kernel/vdev/vpci.o \
 	kernel/vdev/vacpi.o kernel/vdev/fwcfg.o kernel/vdev/debugexit.o

@@ -2,6 +2,7 @@
  * Appendix C). A reason without a handler stops that guest with its name; never the host. */
 #include "vmx/exits.h"
 #include "vmx/caps.h"
+#include "vmx/xsave.h"
 #include "kernel/cpu.h"
 #include "kernel/idt.h"
 #include "kernel/printf.h"
@@ -95,14 +96,15 @@ static enum exit_action exit_monitor_mwait(struct vcpu *vcpu)
     return exit_inject_ud(vcpu);            /* CPUID.1:ECX.MONITOR is hidden */
 }
 
+/* XSETBV (SDM Vol. 2C): #UD without CR4.OSXSAVE; #GP at CPL>0, for an XCR other than 0
+ * (ECX; RCX[63:32] is ignored) and for a value the CPU would refuse (xcr0_valid). */
 static enum exit_action exit_xsetbv(struct vcpu *vcpu)
 {
     uint64_t v = (vcpu->regs.rdx << 32) | (uint32_t)vcpu->regs.rax;
-    struct cpuid_regs d = cpuid(0xD, 0);
-    uint64_t supported = ((uint64_t)d.edx << 32) | d.eax;
-    /* SDM XSETBV: #GP for XCR other than 0, CPL>0, x87 clear, unsupported bits, AVX without SSE. */
-    if ((uint32_t)vcpu->regs.rcx != 0 || !(vcpu->cr4_shadow & CR4_OSXSAVE) || !(v & 1) ||
-        (v & ~supported) || ((v & 4) && !(v & 2)) || (vmcs_read32(GUEST_SS_AR_BYTES) >> 5 & 3))
+    if (!(vcpu->cr4_shadow & CR4_OSXSAVE))
+        return exit_inject_ud(vcpu);
+    if ((uint32_t)vcpu->regs.rcx != 0 || (vmcs_read32(GUEST_SS_AR_BYTES) >> 5 & 3) ||
+        !xcr0_valid(v, xsave_guest_features()))
         return exit_inject_gp(vcpu);
     vcpu->xcr0 = v;                         /* loaded into the real XCR0 before each entry */
     vcpu_skip_instruction(vcpu);

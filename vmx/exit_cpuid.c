@@ -7,6 +7,7 @@
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "vmx/vcpu.h"
+#include "vmx/xsave.h"
 
 #define HV_LEAF_BASE 0x40000000u
 
@@ -107,10 +108,22 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
             r->eax = r->ebx = r->ecx = r->edx = 0;
         }
         break;
-    case 0xD:
-        if (subleaf == 1)
-            r->eax &= ~(1u << 3);               /* XSAVES/XRSTORS: not offered */
+    case 0xD: {
+        /* Only the components a guest may enable (vmx/xsave.c); EBX is the CPU's own answer
+         * for the XCR0 it holds, which is the guest's while its exit is handled. */
+        uint64_t allowed = xsave_guest_features();
+        if (subleaf == 0) {
+            r->eax &= (uint32_t)allowed;
+            r->edx &= (uint32_t)(allowed >> 32);
+            r->ecx = xsave_guest_max_size();
+        } else if (subleaf == 1) {
+            r->eax &= ~(1u << 3);               /* XSAVES/XRSTORS: not offered, */
+            r->ecx = r->edx = 0;                /* so no IA32_XSS components */
+        } else if (subleaf >= 63 || !(allowed >> subleaf & 1)) {
+            r->eax = r->ebx = r->ecx = r->edx = 0;
+        }
         break;
+    }
     default:
         break;
     }

@@ -4,6 +4,7 @@
 #include "vmx/exits.h"
 #include "vmx/caps.h"
 #include "vmx/trace.h"
+#include "vmx/xsave.h"
 #include "kernel/cpu.h"
 #include "kernel/log.h"
 #include "kernel/printf.h"
@@ -13,65 +14,18 @@ static const uint32_t swap_msr_numbers[SWAP_MSR_COUNT] = {
     0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084, MSR_IA32_KERNEL_GS_BASE,
 };
 static struct vcpu *state_owner;            /* whose MSRs and FPU state the CPU holds */
-static bool have_xsave;
-static uint64_t real_xcr0 = 1;
-
-/* Loads XCR0 if it differs (XSETBV is slow on real hardware). */
-static void load_xcr0(uint64_t v)
-{
-    if (!have_xsave || v == real_xcr0)
-        return;
-    __asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-    real_xcr0 = v;
-}
-
-static void fpu_save(struct vcpu *v)
-{
-    if (have_xsave)
-        __asm__ volatile("xsave64 (%0)" :: "r"(v->fpu_area), "a"((uint32_t)v->xcr0),
-                         "d"((uint32_t)(v->xcr0 >> 32)) : "memory");
-    else
-        __asm__ volatile("fxsave64 (%0)" :: "r"(v->fpu_area) : "memory");
-}
-
-static void fpu_restore(struct vcpu *v)
-{
-    if (!v->fpu_ready) {
-        memset(v->fpu_area, 0, 4096);
-        *(uint16_t *)v->fpu_area = 0x37F;           /* FCW at reset */
-        *(uint32_t *)(v->fpu_area + 24) = 0x1F80;   /* MXCSR at reset */
-        v->fpu_ready = true;
-        if (have_xsave)                             /* XSTATE_BV: x87 (and SSE) from the area */
-            *(uint64_t *)(v->fpu_area + 512) = v->xcr0 & 3;
-    }
-    if (have_xsave) {
-        load_xcr0(v->xcr0);
-        __asm__ volatile("xrstor64 (%0)" :: "r"(v->fpu_area), "a"((uint32_t)v->xcr0),
-                         "d"((uint32_t)(v->xcr0 >> 32)) : "memory");
-    } else {
-        __asm__ volatile("fxrstor64 (%0)" :: "r"(v->fpu_area) : "memory");
-    }
-}
 
 /* Gives the CPU's guest-owned state (not in the VMCS) to vcpu. */
 static void switch_state(struct vcpu *vcpu)
 {
     if (state_owner == vcpu)
         return;
-    static bool checked;
-    if (!checked) {                         /* the host's CR4.OSXSAVE does not change */
-        have_xsave = read_cr4() & CR4_OSXSAVE;
-        checked = true;
-    }
-    if (state_owner) {
-        load_xcr0(state_owner->xcr0);
-        fpu_save(state_owner);
+    if (state_owner)
         for (int i = 0; i < SWAP_MSR_COUNT; i++)
             state_owner->swap_msrs[i] = rdmsr(swap_msr_numbers[i]);
-    }
     for (int i = 0; i < SWAP_MSR_COUNT; i++)
         wrmsr(swap_msr_numbers[i], vcpu->swap_msrs[i]);
-    fpu_restore(vcpu);
+    xsave_switch(state_owner, vcpu);
     state_owner = vcpu;
 }
 
@@ -169,7 +123,7 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc)
             uint64_t ticks = (left >> shift) + 1;
             vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, ticks > 0xFFFFFFFFull ? 0xFFFFFFFF : (uint32_t)ticks);
         }
-        load_xcr0(vcpu->xcr0);
+        xsave_enter(vcpu);
 
         enum vmx_status st = vmx_enter(&vcpu->regs, vcpu->launched);
         if (st != VMX_OK) {

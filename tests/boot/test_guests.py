@@ -155,6 +155,18 @@ def test_crash_hangs_do_not_stop_others():
         assert_no_panic(m)
 
 
+def test_xsave_state_switched_between_guests():
+    """Two xsave test kernels share the CPU with dirty YMM state under a smaller XCR0: the
+    host's XSAVE/XRSTOR never fault (it used to panic in fpu_restore) and both pass."""
+    with emu.Machine("bochs", iso=iso("xsave_pair")) as m:
+        expect_started(m, "xs1", "xs2")
+        for name in ("xs1", "xs2"):
+            wait_line(m, rf"^\[{name}\] PASS: XMM1 kept across 5 slices: .*$", 120)
+            wait_line(m, rf"^\[{name}\] Test result: PASS$", 60)
+        assert not re.search(r"^\[xs\d\] FAIL: ", m.log, re.M), "an xsave check failed"
+        assert_no_panic(m)
+
+
 # ---- crash-loop limit ----------------------------------------------------------------
 
 def test_crash_loop_protection():
