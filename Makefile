@@ -1,6 +1,6 @@
 # anfitrion: a bare-metal type-1 hypervisor for x86-64 (VT-x + EPT).
 # Targets: make (build/anfitrion.elf), make iso, make run [EMU=qemu] [ENTRY=linux], make linux,
-# make test, make bench, make clean.
+# make check, make test, make bench, make clean.
 
 BUILD   := build
 CC      := gcc
@@ -21,23 +21,25 @@ KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack -T linker.ld
 
 # Explicit object lists, one line per subsystem.
 BOOT_OBJS    := boot/multiboot.o boot/entry.o
-KERNEL_OBJS  := kernel/main.o kernel/string.o kernel/printf.o kernel/log.o kernel/bootinfo.o \
-	kernel/options.o kernel/frame.o kernel/paging.o kernel/gdt.o kernel/idt.o kernel/isr.o \
-	kernel/panic.o kernel/console.o kernel/shell.o kernel/lineedit.o kernel/shell_cmds.o kernel/shell_guest.o kernel/time.o \
-	kernel/hv.o kernel/vm.o kernel/vm_devices.o kernel/sched.o kernel/bench.o
+KERNEL_OBJS  := kernel/main.o kernel/hv.o kernel/string.o kernel/printf.o kernel/log.o kernel/console.o \
+	kernel/bootinfo.o kernel/options.o kernel/frame.o kernel/paging.o kernel/gdt.o kernel/idt.o \
+	kernel/isr.o kernel/panic.o kernel/time.o kernel/bench.o
+SHELL_OBJS   := kernel/shell/shell.o kernel/shell/lineedit.o kernel/shell/shell_cmds.o \
+	kernel/shell/shell_guest.o
+VM_OBJS      := kernel/vm/vm.o kernel/vm/run.o kernel/vm/vm_devices.o kernel/vm/sched.o
 DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o drivers/acpi.o \
 	drivers/timer.o drivers/cmos.o
 VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \
 	vmx/exit.o vmx/trace.o vmx/exit_cpuid.o vmx/exit_msr.o vmx/exit_io.o vmx/exit_mmio.o \
 	vmx/decode.o vmx/cr.o vmx/guest_mem.o vmx/xsave.o
-VDEV_OBJS    := kernel/vdev/vdev.o kernel/vdev/vuart.o kernel/vdev/vpic.o kernel/vdev/vpit.o \
-	kernel/vdev/vrtc.o kernel/vdev/vlapic.o kernel/vdev/vioapic.o kernel/vdev/vpci.o \
-	kernel/vdev/vacpi.o kernel/vdev/fwcfg.o kernel/vdev/debugexit.o
-LOADER_OBJS  := guest/loader/config.o guest/loader/util.o guest/loader/multiboot.o guest/loader/linux.o \
-	guest/loader/acpi.o guest/loader/smbios.o
+VDEV_OBJS    := kernel/vm/vdev/vdev.o kernel/vm/vdev/vuart.o kernel/vm/vdev/vpic.o kernel/vm/vdev/vpit.o \
+	kernel/vm/vdev/vrtc.o kernel/vm/vdev/vlapic.o kernel/vm/vdev/vioapic.o kernel/vm/vdev/vpci.o \
+	kernel/vm/vdev/vacpi.o kernel/vm/vdev/fwcfg.o kernel/vm/vdev/debugexit.o
+LOADER_OBJS  := kernel/vm/loader/config.o kernel/vm/loader/util.o kernel/vm/loader/multiboot.o \
+	kernel/vm/loader/linux.o kernel/vm/loader/acpi_tables.o kernel/vm/loader/smbios.o
 
-KOBJS := $(addprefix $(BUILD)/,$(BOOT_OBJS) $(KERNEL_OBJS) $(DRIVER_OBJS) $(VMX_OBJS) \
-	$(VDEV_OBJS) $(LOADER_OBJS))
+KOBJS := $(addprefix $(BUILD)/,$(BOOT_OBJS) $(KERNEL_OBJS) $(SHELL_OBJS) $(VM_OBJS) $(DRIVER_OBJS) \
+	$(VMX_OBJS) $(VDEV_OBJS) $(LOADER_OBJS))
 
 all: $(BUILD)/anfitrion.elf guests
 
@@ -97,7 +99,8 @@ $(BUILD)/anfitrion.iso: iso/grub.cfg $(ISO_FILES) $(LINUX_FILES)
 $(BUILD)/anfitrion-linux.iso: iso/grub.cfg $(ISO_FILES) $(LINUX_FILES)
 	$(call make_iso,iso/grub.cfg,sed -i 's/^set default=.*/set default=1/' $@.d/boot/grub/grub.cfg)
 
-TEST_ISOS := $(patsubst tests/iso/%.cfg,$(BUILD)/tests/iso/%.iso,$(wildcard tests/iso/*.cfg))
+# Test ISOs are the ones a test boots; bench*.cfg are make bench's own.
+TEST_ISOS := $(patsubst tests/iso/%.cfg,$(BUILD)/tests/iso/%.iso,$(filter-out tests/iso/bench%,$(wildcard tests/iso/*.cfg)))
 $(BUILD)/tests/iso/%.iso: tests/iso/%.cfg $(ISO_FILES)
 	@mkdir -p $(dir $@)
 	$(call make_iso,$<)
@@ -120,8 +123,16 @@ run: deps
 	$(MAKE) --no-print-directory $(RUN_ISO)
 	$(PYTHON) tests/emu.py run --emu $(EMU) --iso $(RUN_ISO) $(RUN_ARGS_$(ENTRY))
 
-test: deps all $(UNIT_BINS) $(BUILD)/anfitrion.iso $(TEST_ISOS)
-	$(PYTHON) tests/run.py $(TESTFLAGS)
+# make check: the host unit tests and the layering check; seconds, no emulator, no download.
+check: $(BUILD)/anfitrion.elf $(UNIT_BINS)
+	$(PYTHON) tests/layers.py
+	$(PYTHON) tests/run.py --unit-only $(TESTFLAGS)
+
+# make test: everything. The unit tests run first and do not wait for the Linux guest.
+test: deps
+	$(MAKE) --no-print-directory check
+	$(MAKE) --no-print-directory all $(BUILD)/anfitrion.iso $(TEST_ISOS)
+	$(PYTHON) tests/run.py --emulated $(TESTFLAGS)
 
 bench: deps all iso $(addprefix $(BUILD)/tests/iso/,bench.iso bench_many16.iso bench_many32.iso \
 	bench_linux.iso bench_linux_direct.iso)
@@ -130,4 +141,4 @@ bench: deps all iso $(addprefix $(BUILD)/tests/iso/,bench.iso bench_many16.iso b
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all guests iso linux deps run test bench clean
+.PHONY: all guests iso linux deps run check test bench clean

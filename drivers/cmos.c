@@ -4,7 +4,7 @@
 #include "kernel/cpu.h"
 #include "kernel/time.h"
 
-static struct vdev_datetime boot_time;
+static struct datetime boot_time;
 static uint64_t boot_ns;
 static bool have_boot_time;
 
@@ -19,7 +19,7 @@ static uint8_t from_bcd(uint8_t v, bool bcd)
     return bcd ? (v >> 4) * 10 + (v & 15) : v;
 }
 
-void cmos_read_time(struct vdev_datetime *dt)
+void cmos_read_time(struct datetime *dt)
 {
     for (int i = 0; i < 100000 && (cmos(0x0A) & 0x80); i++)
         pause();
@@ -43,7 +43,7 @@ static bool leap(unsigned y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-void cmos_now(struct vdev_datetime *dt)
+void cmos_now(struct datetime *dt)
 {
     if (!have_boot_time) {
         cmos_read_time(&boot_time);

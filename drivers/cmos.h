@@ -2,11 +2,11 @@
 #ifndef DRIVERS_CMOS_H
 #define DRIVERS_CMOS_H
 
-#include "kernel/vdev/vdev.h"
+#include "kernel/time.h"
 
 /* Reads the date and time (waits out an update in progress). */
-void cmos_read_time(struct vdev_datetime *dt);
+void cmos_read_time(struct datetime *dt);
 /* The wall-clock time now: the boot reading advanced by the time since boot. */
-void cmos_now(struct vdev_datetime *dt);
+void cmos_now(struct datetime *dt);
 
 #endif

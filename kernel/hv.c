@@ -1,11 +1,13 @@
 /* The hypervisor's top level: VT-x bring-up, guest creation, and the main loop. */
 #include "kernel/hv.h"
 #include "kernel/cpu.h"
-#include "guest/loader/config.h"
+#include "kernel/vm/loader/config.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
-#include "kernel/sched.h"
-#include "kernel/vm.h"
+#include "kernel/shell/shell.h"
+#include "kernel/shell/shell_guest.h"
+#include "kernel/vm/sched.h"
+#include "kernel/vm/vm.h"
 #include "vmx/vmx.h"
 
 void hv_start_guests(const struct boot_info *bi)
@@ -47,7 +49,22 @@ void hv_start_guests(const struct boot_info *bi)
     }
 }
 
+/* The host's main loop: the console first (shell input, a console session whose guest
+ * stopped), then one guest's slice; with nothing to run, sleep until an interrupt (the
+ * host timer, which paces the virtual devices, or the console). Console input also ends a
+ * guest's slice early (vm_set_host_work), so the shell answers at once. */
 void hv_main_loop(void)
 {
-    sched_loop();
+    vm_set_host_work(shell_input_waiting);
+    for (;;) {
+        shell_console_check();
+        shell_poll();
+        if (sched_run_next())
+            continue;
+        cli();
+        if (!shell_input_waiting())
+            sti_hlt();
+        else
+            sti();
+    }
 }

@@ -7,7 +7,7 @@
 #include "kernel/options.h"
 
 extern struct boot_info boot_info;
-extern struct hv_options hv_options;
+
 
 /* Enters VMX operation and creates a guest per boot module; without VT-x says why
  * ("hv: no VT-x: ...") and leaves the host running without guests. */

@@ -17,13 +17,12 @@
 #include "kernel/options.h"
 #include "kernel/paging.h"
 #include "kernel/panic.h"
-#include "kernel/shell.h"
+#include "kernel/shell/shell.h"
 #include "kernel/string.h"
 #include "kernel/hv.h"
 #include "vmx/caps.h"
 
 struct boot_info boot_info;
-struct hv_options hv_options;
 
 static const void *identity_map(uint64_t phys, size_t len, void *ctx)
 {

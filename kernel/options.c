@@ -4,6 +4,8 @@
 #include "kernel/printf.h"
 #include "kernel/string.h"
 
+struct hv_options hv_options;
+
 bool opt_next_token(const char **p, char *tok, size_t tok_size)
 {
     const char *s = *p;

@@ -17,6 +17,9 @@ struct hv_options {
     uint32_t timer_hz;              /* hz=: host timer rate */
     uint32_t bench_host_iters;      /* bench_host=: host-side benchmark iterations, 0 = off */
 };
+/* The hypervisor's options, parsed once at boot (kernel/main.c). */
+extern struct hv_options hv_options;
+
 
 /* Called with one complete message per problem ("option \"x=y\": unknown, ignored"). */
 typedef void (*opt_report_fn)(const char *msg);

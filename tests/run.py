@@ -435,6 +435,8 @@ def main(argv=None):
     p.add_argument("--boot-dir", default=str(BOOT_DIR),
                    help="where the boot tests are (default tests/boot)")
     p.add_argument("--guests-only", action="store_true", help="only the guest test kernels")
+    p.add_argument("--emulated", action="store_true",
+                   help="the boot tests and guest test kernels, not the unit tests (make test)")
     p.add_argument("--one", nargs=2, metavar=("FILE", "FUNC"), help=argparse.SUPPRESS)
     p.add_argument("--guest", metavar="NAME", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -447,7 +449,7 @@ def main(argv=None):
 
     res = Results()
     start = time.monotonic()
-    if not (args.boot_only or args.guests_only):
+    if not (args.boot_only or args.guests_only or args.emulated):
         run_unit_tests(res, args.pattern)
     jobs = []
     if not (args.unit_only or args.guests_only):

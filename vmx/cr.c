@@ -43,7 +43,7 @@ uint64_t cr4_guest_allowed(void)
 /* Loads the four PAE page-directory pointers the CPU uses with EPT in PAE paging (SDM 26.3.2.4). */
 static bool load_pdptes(struct vcpu *vcpu, uint64_t cr3)
 {
-    const uint64_t *pdpte = vm_gpa_to_hva(vcpu->vm, cr3 & 0xFFFFFFE0ull, 32);
+    const uint64_t *pdpte = guest_ram_ptr(vcpu->ram, cr3 & 0xFFFFFFE0ull, 32);
     if (!pdpte)
         return false;
     vmcs_write64(GUEST_PDPTE0, pdpte[0]);
@@ -102,18 +102,15 @@ static enum exit_action guest_write_cr4(struct vcpu *vcpu, uint64_t v)
     return paging_mode_changed(vcpu);
 }
 
-uint64_t *vcpu_gpr(struct vcpu *vcpu, unsigned n)
+/* The GPRs in the encoding of exit qualifications (SDM Table 28-3): 0 RAX, 1 RCX, 2 RDX,
+ * 3 RBX, 4 RSP (kept in the VMCS), 5 RBP ... 15 R15. */
+static uint64_t *gpr_slot(struct guest_regs *r, unsigned n)
 {
-    static uint64_t rsp_scratch;            /* RSP lives in the VMCS: a copy to read */
-    struct guest_regs *r = &vcpu->regs;
     switch (n & 15) {
     case 0: return &r->rax;
     case 1: return &r->rcx;
     case 2: return &r->rdx;
     case 3: return &r->rbx;
-    case 4:
-        rsp_scratch = vmcs_readnat(GUEST_RSP);
-        return &rsp_scratch;
     case 5: return &r->rbp;
     case 6: return &r->rsi;
     case 7: return &r->rdi;
@@ -128,14 +125,27 @@ uint64_t *vcpu_gpr(struct vcpu *vcpu, unsigned n)
     }
 }
 
+uint64_t vcpu_gpr_read(struct vcpu *vcpu, unsigned n)
+{
+    return (n & 15) == 4 ? vmcs_readnat(GUEST_RSP) : *gpr_slot(&vcpu->regs, n);
+}
+
+void vcpu_gpr_write(struct vcpu *vcpu, unsigned n, uint64_t v)
+{
+    if ((n & 15) == 4)
+        vmcs_writenat(GUEST_RSP, v);
+    else
+        *gpr_slot(&vcpu->regs, n) = v;
+}
+
 enum exit_action exit_cr_access(struct vcpu *vcpu)
 {
     uint64_t q = vcpu->exit_qual;
-    unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+    unsigned cr = cr_qual_number(q), type = cr_qual_type(q), reg = cr_qual_gpr(q);
     enum exit_action a = EXIT_CONTINUE;
 
-    if (type == 0) {                                        /* MOV to CR */
-        uint64_t v = *vcpu_gpr(vcpu, reg);
+    if (type == CR_ACCESS_MOV_TO) {
+        uint64_t v = vcpu_gpr_read(vcpu, reg);
         if (cr == 0)
             a = guest_write_cr0(vcpu, v);
         else if (cr == 4)
@@ -146,16 +156,14 @@ enum exit_action exit_cr_access(struct vcpu *vcpu)
             vcpu->cr8 = v;
         } else
             return exit_crash(vcpu, "MOV to CR%u cannot be emulated", cr);
-    } else if (type == 1) {                                 /* MOV from CR */
+    } else if (type == CR_ACCESS_MOV_FROM) {
         if (cr != 8)
             return exit_crash(vcpu, "MOV from CR%u cannot be emulated", cr);
-        *vcpu_gpr(vcpu, reg) = vcpu->cr8;
-        if (reg == 4)
-            vmcs_writenat(GUEST_RSP, vcpu->cr8);
-    } else if (type == 2) {                                 /* CLTS */
+        vcpu_gpr_write(vcpu, reg, vcpu->cr8);
+    } else if (type == CR_ACCESS_CLTS) {
         a = guest_write_cr0(vcpu, vcpu->cr0_shadow & ~CR0_TS);
     } else {                                                /* LMSW: only the low 4 bits */
-        uint64_t msw = (q >> 16) & 0xF;
+        uint64_t msw = cr_qual_lmsw_source(q) & 0xF;
         a = guest_write_cr0(vcpu, (vcpu->cr0_shadow & ~0xEull) | msw | (vcpu->cr0_shadow & CR0_PE));
     }
     if (a == EXIT_CONTINUE && !vcpu->pending_event)

@@ -39,7 +39,7 @@ static enum exit_action exit_external_interrupt(struct vcpu *vcpu)
         unsigned v = info & 0xFF;
         ((void (*)(void))(int_n_stubs + v * 4))();
     }
-    return EXIT_CONTINUE;                   /* the run loop checks for host work after every exit */
+    return EXIT_EVENTS;                     /* the VM layer looks at host work and its devices */
 }
 
 static enum exit_action exit_exception_nmi(struct vcpu *vcpu)
@@ -60,6 +60,7 @@ static enum exit_action exit_triple_fault(struct vcpu *vcpu)
 
 static enum exit_action exit_hlt(struct vcpu *vcpu)
 {
+    vcpu->halt_if = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF;
     vcpu_skip_instruction(vcpu);
     vcpu->halted = true;
     return EXIT_YIELD;
@@ -78,12 +79,16 @@ static enum exit_action exit_vmx_instruction(struct vcpu *vcpu)
     return exit_inject_ud(vcpu);            /* VMX is hidden from guests (CPUID.1:ECX.VMX=0) */
 }
 
+/* Hypercalls are the VM layer's: RAX (number), RBX and RCX go up; RAX comes back. */
 static enum exit_action exit_vmcall(struct vcpu *vcpu)
 {
     struct guest_regs *r = &vcpu->regs;
-    r->rax = vm_hypercall(vcpu->vm, r->rax, r->rbx, r->rcx);
-    vcpu_skip_instruction(vcpu);
-    return EXIT_CONTINUE;
+    vcpu->req.kind = VCPU_REQ_HYPERCALL;
+    vcpu->req.hypercall.nr = r->rax;
+    vcpu->req.hypercall.a1 = r->rbx;
+    vcpu->req.hypercall.a2 = r->rcx;
+    vcpu->req.hypercall.ret = ~0ull;
+    return EXIT_REQUEST;
 }
 
 static enum exit_action exit_rdpmc(struct vcpu *vcpu)
@@ -114,30 +119,27 @@ static enum exit_action exit_xsetbv(struct vcpu *vcpu)
 static enum exit_action exit_dr_access(struct vcpu *vcpu)
 {
     uint64_t q = vcpu->exit_qual;
-    unsigned dr = q & 7, to_reg = (q >> 4) & 1, reg = (q >> 8) & 15;
-    uint64_t *gpr = vcpu_gpr(vcpu, reg);
+    unsigned dr = dr_qual_number(q), reg = dr_qual_gpr(q);
     uint64_t *slot = dr < 4 ? &vcpu->dr[dr] : (dr == 6 || dr == 4) ? &vcpu->dr6 : NULL;
-    if (to_reg) {
-        *gpr = slot ? *slot : vmcs_readnat(GUEST_DR7);
-        if (reg == 4)
-            vmcs_writenat(GUEST_RSP, *gpr);
+    if (dr_qual_to_gpr(q)) {
+        vcpu_gpr_write(vcpu, reg, slot ? *slot : vmcs_readnat(GUEST_DR7));
     } else if (slot) {
-        *slot = *gpr;
+        *slot = vcpu_gpr_read(vcpu, reg);
     } else {
-        vmcs_writenat(GUEST_DR7, (*gpr & 0xFFFFFFFFull) | 0x400);
+        vmcs_writenat(GUEST_DR7, (vcpu_gpr_read(vcpu, reg) & 0xFFFFFFFFull) | 0x400);
     }
     vcpu_skip_instruction(vcpu);
     return EXIT_CONTINUE;
 }
 
+/* Outside the guest's RAM (which the EPT maps whole): a data access goes to the VM layer,
+ * whose devices may own the address; an instruction fetch there is always fatal. */
 static enum exit_action exit_ept_violation(struct vcpu *vcpu)
 {
     uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
-    /* A data access (not a fetch) outside RAM may be a memory-mapped device's. */
-    if (!(vcpu->exit_qual & 4) && vm_mmio_claims(vcpu->vm, gpa))
-        return exit_mmio(vcpu, gpa);
-    const char *what = vcpu->exit_qual & 2 ? "write" : vcpu->exit_qual & 4 ? "instruction fetch" : "read";
-    return exit_crash(vcpu, "%s outside its RAM at guest-physical 0x%lx", what, gpa);
+    if (ept_qual_fetch(vcpu->exit_qual))
+        return exit_crash(vcpu, "instruction fetch outside its RAM at guest-physical 0x%lx", gpa);
+    return exit_mmio(vcpu, gpa, ept_qual_write(vcpu->exit_qual));
 }
 
 static enum exit_action exit_ept_misconfig(struct vcpu *vcpu)
@@ -157,7 +159,7 @@ static enum exit_action exit_entry_failed(struct vcpu *vcpu)
 static enum exit_action exit_interrupt_window(struct vcpu *vcpu)
 {
     (void)vcpu;
-    return EXIT_CONTINUE;                   /* the guest can take interrupts: the next entry injects */
+    return EXIT_EVENTS;                     /* the guest can take interrupts: the VM layer injects */
 }
 
 static enum exit_action exit_preemption_timer(struct vcpu *vcpu)

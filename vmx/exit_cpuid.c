@@ -54,7 +54,7 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         r->ecx |= ECX_HYPERVISOR | ECX_X2APIC | ECX_TSC_DEADLINE;   /* the vLAPIC has both */
         r->edx &= ~(EDX_MCE | EDX_APIC | EDX_MTRR | EDX_MCA | EDX_PSN | EDX_DS | EDX_ACPI |
                     EDX_HTT | EDX_TM | EDX_PBE);
-        if (vm_apic_enabled(vcpu->vm))
+        if (vcpu->cpuid_apic)
             r->edx |= EDX_APIC;                 /* cleared while IA32_APIC_BASE.EN is 0 */
         r->ebx = (r->ebx & 0xFFFF) | (1u << 16);   /* one logical CPU, initial APIC ID 0 */
         break;
@@ -79,7 +79,7 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         }
         r->eax = den;
         r->ebx = num;
-        r->ecx = VLAPIC_BUS_HZ;
+        r->ecx = VCPU_CRYSTAL_HZ;
         r->edx = 0;
         break;
     }
@@ -87,7 +87,7 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         uint32_t mhz = (uint32_t)(time_tsc_hz() / 1000000);
         r->eax = mhz;                           /* base */
         r->ebx = mhz;                           /* maximum */
-        r->ecx = VLAPIC_BUS_HZ / 1000000;      /* bus (the APIC timer's clock), MHz */
+        r->ecx = VCPU_CRYSTAL_HZ / 1000000;      /* bus (the APIC timer's clock), MHz */
         r->edx = 0;
         break;
     }

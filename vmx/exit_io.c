@@ -1,72 +1,128 @@
-/* I/O instruction exits (SDM 28.2.1 Table 28-5): IN/OUT and their string and REP forms,
- * handed to the VM's port table; the VM layer decides what device, if any, answers. */
+/* I/O instruction exits (SDM 28.2.1 Table 28-5): IN/OUT and their string and REP forms. The
+ * CPU side describes the access (port, size, direction, the values of an OUT) in a request;
+ * the VM layer's port table answers it; io_complete() then finishes the instruction. */
 #include "vmx/exits.h"
 #include "kernel/cpu.h"
 
-/* Address-size mask of the string instruction from the VMX instruction info (SDM 28.2.5). */
-static uint64_t addr_mask(void)
+/* Exit qualification of an I/O instruction (SDM Table 28-5). */
+static inline unsigned io_qual_size(uint64_t q) { return (unsigned)(q & 7) + 1; }
+static inline bool io_qual_in(uint64_t q) { return q & (1u << 3); }
+static inline bool io_qual_string(uint64_t q) { return q & (1u << 4); }
+static inline bool io_qual_rep(uint64_t q) { return q & (1u << 5); }
+static inline uint16_t io_qual_port(uint64_t q) { return (uint16_t)(q >> 16); }
+
+/* VM-exit instruction information of INS/OUTS (SDM Table 28-8). */
+static inline unsigned insn_info_addr_size(uint32_t info) { return (info >> 7) & 7; }
+static inline unsigned insn_info_segment(uint32_t info) { return (info >> 15) & 7; }
+
+static uint64_t addr_mask(uint32_t info)
 {
-    unsigned as = (vmcs_read32(VMX_INSTRUCTION_INFO) >> 7) & 7;
+    unsigned as = insn_info_addr_size(info);
     return as == 0 ? 0xFFFFull : as == 1 ? 0xFFFFFFFFull : ~0ull;
 }
 
-static enum exit_action string_io(struct vcpu *vcpu, uint16_t port, unsigned size, bool in, bool rep)
+/* The string form: the elements of this request (at most VCPU_IO_BATCH; the guest
+ * re-executes the REP instruction for the rest), each step of RSI/RDI by DF. */
+struct string_op {
+    uint64_t mask, addr;
+    int64_t step;
+    bool rep;
+};
+
+static struct string_op string_op(struct vcpu *vcpu, unsigned size, bool in, bool rep)
 {
+    static const struct vmcs_fieldNAT bases[6] = {
+        GUEST_ES_BASE, GUEST_CS_BASE, GUEST_SS_BASE, GUEST_DS_BASE, GUEST_FS_BASE, GUEST_GS_BASE,
+    };
     struct guest_regs *r = &vcpu->regs;
-    uint64_t mask = addr_mask();
-    int64_t step = (vmcs_readnat(GUEST_RFLAGS) & (1u << 10)) ? -(int64_t)size : (int64_t)size;
-    uint64_t count = rep ? (r->rcx & mask) : 1;
-    /* Bound the work of one exit; the guest re-executes the REP instruction for the rest. */
-    uint64_t todo = count > 4096 ? 4096 : count;
-    for (uint64_t i = 0; i < todo; i++) {
-        uint32_t value = 0;
-        if (in) {
-            /* INS writes to ES:RDI; ES base is 0 in every mode a guest of ours uses it in. */
-            uint64_t addr = vmcs_readnat(GUEST_ES_BASE) + (r->rdi & mask);
-            value = vm_port_in(vcpu->vm, port, size);
-            if (guest_write(vcpu, addr, &value, size) < 0)
-                return exit_crash(vcpu, "INS to an unmapped guest address 0x%lx", addr);
-            r->rdi = (r->rdi & ~mask) | ((r->rdi + step) & mask);
-        } else {
-            /* OUTS reads DS:RSI unless overridden; the segment is in the instruction info. */
-            static const struct vmcs_fieldNAT bases[6] = {
-                GUEST_ES_BASE, GUEST_CS_BASE, GUEST_SS_BASE, GUEST_DS_BASE, GUEST_FS_BASE, GUEST_GS_BASE,
-            };
-            unsigned seg = (vmcs_read32(VMX_INSTRUCTION_INFO) >> 15) & 7;
-            uint64_t addr = vmcs_readnat(bases[seg < 6 ? seg : 3]) + (r->rsi & mask);
-            if (guest_read(vcpu, addr, &value, size) < 0)
-                return exit_crash(vcpu, "OUTS from an unmapped guest address 0x%lx", addr);
-            vm_port_out(vcpu->vm, port, size, value);
-            r->rsi = (r->rsi & ~mask) | ((r->rsi + step) & mask);
-        }
-        if (rep)
-            r->rcx = (r->rcx & ~mask) | ((r->rcx - 1) & mask);
+    uint32_t info = vmcs_read32(VMX_INSTRUCTION_INFO);
+    struct string_op op = { .mask = addr_mask(info), .rep = rep };
+    op.step = (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_DF) ? -(int64_t)size : (int64_t)size;
+    if (in) {                       /* INS writes ES:RDI (no override) */
+        op.addr = vmcs_readnat(GUEST_ES_BASE) + (r->rdi & op.mask);
+    } else {                        /* OUTS reads DS:RSI unless overridden */
+        unsigned seg = insn_info_segment(info);
+        op.addr = vmcs_readnat(bases[seg < 6 ? seg : 3]) + (r->rsi & op.mask);
     }
-    if (!rep || (r->rcx & mask) == 0)
+    return op;
+}
+
+static enum exit_action string_io(struct vcpu *vcpu, struct string_op *op)
+{
+    struct vcpu_req *q = &vcpu->req;
+    uint64_t count = op->rep ? (vcpu->regs.rcx & op->mask) : 1;
+    if (count == 0) {               /* REP with RCX=0: nothing at all */
         vcpu_skip_instruction(vcpu);
-    return EXIT_CONTINUE;
+        return EXIT_CONTINUE;
+    }
+    q->io.count = count > VCPU_IO_BATCH ? VCPU_IO_BATCH : (uint16_t)count;
+    if (!q->io.in) {
+        for (unsigned i = 0; i < q->io.count; i++) {
+            uint32_t value = 0;
+            uint64_t addr = op->addr + (uint64_t)((int64_t)i * op->step);
+            if (guest_read(vcpu, addr, &value, q->io.size) < 0)
+                return exit_crash(vcpu, "OUTS from an unmapped guest address 0x%lx", addr);
+            q->io.data[i] = value;
+        }
+    }
+    return EXIT_REQUEST;
 }
 
 enum exit_action exit_io(struct vcpu *vcpu)
 {
-    uint64_t q = vcpu->exit_qual;
-    unsigned size = (q & 7) + 1;
-    bool in = q & 8, string = q & 16, rep = q & 32;
-    uint16_t port = q >> 16;
-    if (string)
-        return string_io(vcpu, port, size, in, rep);
-    struct guest_regs *r = &vcpu->regs;
-    if (in) {
-        uint32_t v = vm_port_in(vcpu->vm, port, size);
-        if (size == 1)
-            r->rax = (r->rax & ~0xFFull) | (v & 0xFF);
-        else if (size == 2)
-            r->rax = (r->rax & ~0xFFFFull) | (v & 0xFFFF);
-        else
-            r->rax = v;                     /* a 32-bit write zero-extends */
-    } else {
-        vm_port_out(vcpu->vm, port, size, (uint32_t)r->rax & (size == 4 ? 0xFFFFFFFF : (1u << (size * 8)) - 1));
+    uint64_t qual = vcpu->exit_qual;
+    struct vcpu_req *q = &vcpu->req;
+    q->kind = VCPU_REQ_IO;
+    q->io.port = io_qual_port(qual);
+    q->io.size = (uint8_t)io_qual_size(qual);
+    q->io.in = io_qual_in(qual);
+    q->io.count = 1;
+    if (io_qual_string(qual)) {
+        struct string_op op = string_op(vcpu, q->io.size, q->io.in, io_qual_rep(qual));
+        return string_io(vcpu, &op);
     }
-    vcpu_skip_instruction(vcpu);
+    if (!q->io.in)
+        q->io.data[0] = (uint32_t)vcpu->regs.rax & (q->io.size == 4 ? 0xFFFFFFFF : (1u << (q->io.size * 8)) - 1);
+    return EXIT_REQUEST;
+}
+
+static void advance(uint64_t *reg, uint64_t mask, int64_t by)
+{
+    *reg = (*reg & ~mask) | ((*reg + (uint64_t)by) & mask);
+}
+
+enum exit_action io_complete(struct vcpu *vcpu)
+{
+    const struct vcpu_req *q = &vcpu->req;
+    struct guest_regs *r = &vcpu->regs;
+    uint64_t qual = vcpu->exit_qual;
+    if (!io_qual_string(qual)) {
+        if (q->io.in) {
+            uint32_t v = q->io.data[0];
+            if (q->io.size == 1)
+                r->rax = (r->rax & ~0xFFull) | (v & 0xFF);
+            else if (q->io.size == 2)
+                r->rax = (r->rax & ~0xFFFFull) | (v & 0xFFFF);
+            else
+                r->rax = v;                 /* a 32-bit write zero-extends */
+        }
+        vcpu_skip_instruction(vcpu);
+        return EXIT_CONTINUE;
+    }
+    struct string_op op = string_op(vcpu, q->io.size, q->io.in, io_qual_rep(qual));
+    for (unsigned i = 0; i < q->io.count; i++) {
+        if (q->io.in) {
+            uint64_t addr = op.addr + (uint64_t)((int64_t)i * op.step);
+            if (guest_write(vcpu, addr, &q->io.data[i], q->io.size) < 0)
+                return exit_crash(vcpu, "INS to an unmapped guest address 0x%lx", addr);
+            advance(&r->rdi, op.mask, op.step);
+        } else {
+            advance(&r->rsi, op.mask, op.step);
+        }
+        if (op.rep)
+            advance(&r->rcx, op.mask, -1);
+    }
+    if (!op.rep || (r->rcx & op.mask) == 0)
+        vcpu_skip_instruction(vcpu);
     return EXIT_CONTINUE;
 }

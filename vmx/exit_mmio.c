@@ -1,7 +1,8 @@
 /* Memory-mapped device emulation: an EPT violation outside the guest's RAM at an address a
  * virtual device claims (the LAPIC and IOAPIC pages) is an access to that device. The exit
  * gives the address but not the data (SDM 27.2.1), so the faulting instruction is fetched
- * through the guest's page tables, decoded (vmx/decode.c), and carried out here. */
+ * through the guest's page tables and decoded (vmx/decode.c) into a request; the VM layer's
+ * device answers it and mmio_complete() writes the result back. */
 #include "vmx/exits.h"
 #include "vmx/decode.h"
 #include "kernel/cpu.h"
@@ -31,31 +32,34 @@ static unsigned fetch(struct vcpu *vcpu, uint8_t *buf)
     return n;
 }
 
-enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa)
+enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa, bool write)
 {
-    uint8_t bytes[15];
+    struct vcpu_req *q = &vcpu->req;
+    uint8_t bytes[15] = { 0 };
     unsigned n = fetch(vcpu, bytes);
     struct mmio_insn in;
-    if (n == 0 || decode_mmio(bytes, n, code_mode(), &in) < 0)
-        return exit_crash(vcpu, "device access at guest-physical 0x%lx by an instruction anfitrion "
-                          "does not emulate (%02x %02x %02x %02x)", gpa, bytes[0], bytes[1], bytes[2], bytes[3]);
-    uint64_t *reg = in.reg >= 0 ? vcpu_gpr(vcpu, (unsigned)in.reg) : NULL;
-    uint64_t data = 0;
-    if (in.op == MMIO_LOAD || in.xchg) {
-        if (!vm_mmio_read(vcpu->vm, gpa, in.size, &data))
-            return exit_crash(vcpu, "read outside its RAM at guest-physical 0x%lx", gpa);
+    q->kind = VCPU_REQ_MMIO;
+    q->mmio.gpa = gpa;
+    q->mmio.write = write;
+    q->mmio.decoded = n > 0 && decode_mmio(bytes, n, code_mode(), &in) == 0;
+    memcpy(q->mmio.bytes, bytes, sizeof q->mmio.bytes);
+    if (!q->mmio.decoded)
+        return EXIT_REQUEST;            /* the VM layer says whether a device was there */
+    q->mmio.size = in.size;
+    q->mmio.load = in.op == MMIO_LOAD || in.xchg;
+    q->mmio.store = in.op == MMIO_STORE;
+    q->mmio.data = q->mmio.store ? mmio_store_data(&in, in.reg >= 0 ? vcpu_gpr_read(vcpu, (unsigned)in.reg) : 0) : 0;
+    vcpu->mmio_insn = in;
+    return EXIT_REQUEST;
+}
+
+enum exit_action mmio_complete(struct vcpu *vcpu)
+{
+    const struct mmio_insn *in = &vcpu->mmio_insn;
+    if (vcpu->req.mmio.load && in->reg >= 0) {
+        unsigned reg = (unsigned)in->reg;
+        vcpu_gpr_write(vcpu, reg, mmio_load_result(in, vcpu_gpr_read(vcpu, reg), vcpu->req.mmio.data));
     }
-    if (in.op == MMIO_STORE &&
-        !vm_mmio_write(vcpu->vm, gpa, in.size, mmio_store_data(&in, reg ? *reg : 0)))
-        return exit_crash(vcpu, "write outside its RAM at guest-physical 0x%lx", gpa);
-    if ((in.op == MMIO_LOAD || in.xchg) && reg) {
-        *reg = mmio_load_result(&in, *reg, data);
-        if (in.reg == 4)
-            vmcs_writenat(GUEST_RSP, *reg);     /* RSP lives in the VMCS */
-    }
-    vmcs_writenat(GUEST_RIP, vcpu->rip + in.len);
-    uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
-    if (intr & (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING))
-        vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
+    vcpu_advance_rip(vcpu, in->len);
     return EXIT_CONTINUE;
 }

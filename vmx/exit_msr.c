@@ -1,5 +1,7 @@
-/* RDMSR/WRMSR emulation: an explicit list of the MSRs a guest may use; any other injects
- * #GP, as a CPU without that MSR would. (The passed-through ones are in vmx/vmcs.c.) */
+/* RDMSR/WRMSR emulation: an explicit list of the CPU's MSRs a guest may use. Any other goes
+ * to the VM layer as a request (its devices' MSRs: the local APIC's); if no device has it,
+ * the guest gets #GP, as from a CPU without that MSR. (The passed-through ones are in
+ * vmx/vmcs.c.) */
 #include "vmx/exits.h"
 #include "kernel/cpu.h"
 
@@ -17,81 +19,99 @@ static enum exit_action msr_done(struct vcpu *vcpu, bool read, uint64_t v)
     return EXIT_CONTINUE;
 }
 
-/* Emulates one access; returns false for an MSR that does not exist for the guest or a
- * value it may not write (the caller injects #GP). */
-static bool msr_access(struct vcpu *vcpu, uint32_t msr, bool read, uint64_t *v)
+enum msr_result { MSR_DONE, MSR_GP, MSR_NOT_CPU };
+
+/* Emulates one access to an MSR of the CPU's: MSR_GP for a value it may not write,
+ * MSR_NOT_CPU for an MSR that is not the CPU's. */
+static enum msr_result cpu_msr(struct vcpu *vcpu, uint32_t msr, bool read, uint64_t *v)
 {
-    /* The local APIC's MSRs (IA32_APIC_BASE, x2APIC, TSC deadline) belong to the VM's vLAPIC. */
-    int dev = read ? vm_msr_read(vcpu->vm, msr, v) : vm_msr_write(vcpu->vm, msr, *v);
-    if (dev != 0)
-        return dev > 0;
     switch (msr) {
     case MSR_IA32_TSC:
         if (read)
             *v = rdtsc() + vmcs_read64(TSC_OFFSET);
         else
             vmcs_write64(TSC_OFFSET, *v - rdtsc());
-        return true;
+        return MSR_DONE;
     case MSR_IA32_FEATURE_CONTROL:
         if (!read)
-            return false;                       /* locked */
+            return MSR_GP;                       /* locked */
         *v = 1;                                 /* locked, VMXON disabled */
-        return true;
+        return MSR_DONE;
     case MSR_IA32_BIOS_SIGN_ID:
         if (read)
             *v = 0;
-        return true;                            /* microcode updates are ignored */
+        return MSR_DONE;                            /* microcode updates are ignored */
     case MSR_IA32_MISC_ENABLE:
         if (read)
             *v = 1;                             /* fast strings; no MONITOR, no EIST */
-        return true;
+        return MSR_DONE;
     case MSR_IA32_PAT:
         if (read) {
             *v = vmcs_read64(GUEST_IA32_PAT);
-            return true;
+            return MSR_DONE;
         }
         for (int i = 0; i < 8; i++) {           /* memory types 0,1,4,5,6,7 only */
             uint8_t t = (*v >> (i * 8)) & 0xFF;
             if (t == 2 || t == 3 || t > 7)
-                return false;
+                return MSR_GP;
         }
         vmcs_write64(GUEST_IA32_PAT, *v);
-        return true;
+        return MSR_DONE;
     case MSR_IA32_EFER: {
         uint64_t cur = vmcs_read64(GUEST_IA32_EFER);
         if (read) {
             *v = cur;
-            return true;
+            return MSR_DONE;
         }
         if (*v & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
-            return false;
+            return MSR_GP;
         /* LME may not change while paging is on; LMA is the CPU's (SDM 10.8.5). */
         if ((vcpu->cr0_shadow & CR0_PG) && ((*v ^ cur) & EFER_LME))
-            return false;
+            return MSR_GP;
         vmcs_write64(GUEST_IA32_EFER, (*v & ~EFER_LMA) | (cur & EFER_LMA));
-        return true;
+        return MSR_DONE;
     }
     case MSR_TSC_AUX:
         if (read)
             *v = 0;
-        return true;
+        return MSR_DONE;
     default:
-        return false;
+        return MSR_NOT_CPU;
+    }
+}
+
+/* Either the CPU's answer, or a request for the VM layer. */
+static enum exit_action msr_exit(struct vcpu *vcpu, bool read, uint64_t v)
+{
+    uint32_t msr = (uint32_t)vcpu->regs.rcx;
+    switch (cpu_msr(vcpu, msr, read, &v)) {
+    case MSR_DONE:
+        return msr_done(vcpu, read, v);
+    case MSR_GP:
+        return exit_inject_gp(vcpu);
+    default:
+        vcpu->req.kind = VCPU_REQ_MSR;
+        vcpu->req.msr.index = msr;
+        vcpu->req.msr.write = !read;
+        vcpu->req.msr.data = v;
+        vcpu->req.msr.ok = false;
+        return EXIT_REQUEST;
     }
 }
 
 enum exit_action exit_rdmsr(struct vcpu *vcpu)
 {
-    uint64_t v = 0;
-    if (!msr_access(vcpu, (uint32_t)vcpu->regs.rcx, true, &v))
-        return exit_inject_gp(vcpu);
-    return msr_done(vcpu, true, v);
+    return msr_exit(vcpu, true, 0);
 }
 
 enum exit_action exit_wrmsr(struct vcpu *vcpu)
 {
-    uint64_t v = (vcpu->regs.rdx << 32) | (uint32_t)vcpu->regs.rax;
-    if (!msr_access(vcpu, (uint32_t)vcpu->regs.rcx, false, &v))
+    return msr_exit(vcpu, false, (vcpu->regs.rdx << 32) | (uint32_t)vcpu->regs.rax);
+}
+
+enum exit_action msr_complete(struct vcpu *vcpu)
+{
+    if (!vcpu->req.msr.ok)
         return exit_inject_gp(vcpu);
-    return msr_done(vcpu, false, 0);
+    return msr_done(vcpu, !vcpu->req.msr.write, vcpu->req.msr.data);
 }

@@ -1,4 +1,4 @@
-/* Guest memory by linear address: walks the guest's own page tables (none, 32-bit, PAE or
+/* Guest memory: the RAM map (guest_ram_ptr), and by linear address: walks the guest's own page tables (none, 32-bit, PAE or
  * 4-level, SDM 4.3-4.5) to a guest-physical address, then the VM's RAM to a host address. */
 #include "vmx/exits.h"
 #include "kernel/cpu.h"
@@ -8,9 +8,21 @@
 #define PG_PS (1ull << 7)
 #define PG_ADDR 0x000FFFFFFFFFF000ull
 
+void *guest_ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
+{
+    if (len == 0 || gpa + len < gpa || gpa + len > ram->size)
+        return 0;
+    uint64_t first = gpa / GUEST_RAM_CHUNK, last = (gpa + len - 1) / GUEST_RAM_CHUNK;
+    /* A range crossing chunks is contiguous on the host only if the chunks are. */
+    for (uint64_t c = first; c < last; c++)
+        if (ram->chunks[c + 1] != ram->chunks[c] + GUEST_RAM_CHUNK)
+            return 0;
+    return (void *)(ram->chunks[first] + (gpa & (GUEST_RAM_CHUNK - 1)));
+}
+
 static int read_entry(struct vcpu *vcpu, uint64_t gpa, unsigned size, uint64_t *out)
 {
-    const void *p = vm_gpa_to_hva(vcpu->vm, gpa, size);
+    const void *p = guest_ram_ptr(vcpu->ram, gpa, size);
     if (!p)
         return -1;
     *out = 0;
@@ -74,7 +86,7 @@ static int guest_copy(struct vcpu *vcpu, uint64_t gla, void *buf, uint64_t len, 
             chunk = len;
         if (guest_linear_to_phys(vcpu, gla, &gpa) < 0)
             return -1;
-        void *h = vm_gpa_to_hva(vcpu->vm, gpa, chunk);
+        void *h = guest_ram_ptr(vcpu->ram, gpa, chunk);
         if (!h)
             return -1;
         if (to_guest)

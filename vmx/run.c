@@ -42,13 +42,24 @@ void vcpu_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error, ui
     vcpu->pending_error_code = error;
 }
 
-void vcpu_skip_instruction(struct vcpu *vcpu)
+void vcpu_advance_rip(struct vcpu *vcpu, uint64_t len)
 {
-    vmcs_writenat(GUEST_RIP, vcpu->rip + vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+    vmcs_writenat(GUEST_RIP, vcpu->rip + len);
     /* Emulating the instruction ends any STI or MOV SS blocking it was under. */
     uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
     if (intr & (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING))
         vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
+}
+
+void vcpu_skip_instruction(struct vcpu *vcpu)
+{
+    vcpu_advance_rip(vcpu, vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+}
+
+uint64_t vcpu_guest_rip(struct vcpu *vcpu)
+{
+    vcpu_load(vcpu);
+    return vmcs_readnat(GUEST_RIP);
 }
 
 /* An event whose delivery the exit interrupted must be delivered again (SDM 27.2.4). */
@@ -64,6 +75,27 @@ static void requeue_vectoring_event(struct vcpu *vcpu)
                               type == INTR_TYPE_PRIV_SW_EXCEPTION) ? vmcs_read32(VM_EXIT_INSTRUCTION_LEN) : 0;
 }
 
+bool vcpu_interruptible(struct vcpu *vcpu)
+{
+    vcpu_load(vcpu);
+    return !vcpu->pending_event && (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF) &&
+           !(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) &
+             (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
+}
+
+void vcpu_inject_interrupt(struct vcpu *vcpu, uint8_t vector)
+{
+    vcpu->pending_event = INTR_INFO_VALID | INTR_TYPE_EXT_INTR | vector;
+    vcpu->pending_error_code = 0;
+    vcpu->pending_insn_len = 0;
+    vcpu->halted = false;
+}
+
+void vcpu_set_interrupt_window(struct vcpu *vcpu, bool on)
+{
+    vcpu->want_window = on;
+}
+
 static void set_intr_window_exiting(struct vcpu *vcpu, bool on)
 {
     uint32_t ctl = on ? vcpu->proc_ctls | CPU_BASED_INTR_WINDOW_EXITING
@@ -74,52 +106,41 @@ static void set_intr_window_exiting(struct vcpu *vcpu, bool on)
     }
 }
 
-/* Chooses what to deliver at this entry: a queued event first, else a virtual interrupt if
- * the guest can take one (RFLAGS.IF=1, no STI/MOV SS blocking), else ask to be told when it can. */
+/* Delivers the queued event at this entry (an exception, a re-queued event, or the external
+ * interrupt the VM layer chose), and interrupt-window exiting as the VM layer asked. An
+ * interrupt wakes a halted guest (activity state HLT, SDM 26.6.2). */
 static void prepare_events(struct vcpu *vcpu)
 {
-    bool window = false;
-    if (vcpu->pending_event) {
-        vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, vcpu->pending_event);
+    uint32_t event = vcpu->pending_event;
+    if (event) {
+        vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, event);
         vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, vcpu->pending_error_code);
         vmcs_write32(VM_ENTRY_INSTRUCTION_LEN, vcpu->pending_insn_len);
         vcpu->pending_event = 0;
         vcpu->pending_insn_len = 0;
-        vm_pending_interrupt(vcpu->vm, false, &window);
-    } else {
-        bool can = (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF) &&
-                   !(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) &
-                     (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
-        int vector = vm_pending_interrupt(vcpu->vm, can, &window);
-        if (vector >= 0) {
-            vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID | INTR_TYPE_EXT_INTR | (uint32_t)vector);
-            vcpu->halted = false;
-            if (vmcs_read32(GUEST_ACTIVITY_STATE) != GUEST_ACTIVITY_ACTIVE)
-                vmcs_write32(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
-        }
+        if ((event & INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR &&
+            vmcs_read32(GUEST_ACTIVITY_STATE) != GUEST_ACTIVITY_ACTIVE)
+            vmcs_write32(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
     }
-    set_intr_window_exiting(vcpu, window);
+    set_intr_window_exiting(vcpu, vcpu->want_window);
 }
 
-enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc)
+enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline)
 {
     vcpu_load(vcpu);
     switch_state(vcpu);
-    if (!vcpu->proc_ctls)
+    if (!vcpu->proc_ctls) {
         vcpu->proc_ctls = vmcs_read32(CPU_BASED_VM_EXEC_CONTROL);
-    uint64_t start = rdtsc(), deadline = start + slice_tsc;
+        vcpu->preempt_timer = vmcs_read32(PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED_PREEMPTION_TIMER;
+    }
+    uint64_t start = rdtsc();
     unsigned shift = vmx_preemption_timer_shift();
-    bool have_timer = vmcs_read32(PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED_PREEMPTION_TIMER;
-    enum exit_action action = EXIT_CONTINUE;
+    enum exit_action action;
 
-    while (action == EXIT_CONTINUE) {
+    do {
         prepare_events(vcpu);
-        if (vcpu->halted) {
-            action = EXIT_YIELD;            /* nothing to wake it yet */
-            break;
-        }
-        uint64_t now = rdtsc(), left = deadline > now ? deadline - now : 0;
-        if (have_timer) {
+        if (vcpu->preempt_timer) {
+            uint64_t now = rdtsc(), left = deadline > now ? deadline - now : 0;
             uint64_t ticks = (left >> shift) + 1;
             vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, ticks > 0xFFFFFFFFull ? 0xFFFFFFFF : (uint32_t)ticks);
         }
@@ -128,9 +149,8 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc)
         enum vmx_status st = vmx_enter(&vcpu->regs, vcpu->launched);
         if (st != VMX_OK) {
             uint32_t err = st == VMX_FAIL_VALID ? vmx_instruction_error() : 0;
-            exit_crash(vcpu, "%s failed: %s", vcpu->launched ? "VMRESUME" : "VMLAUNCH",
-                       st == VMX_FAIL_VALID ? vm_error_name(err) : "VMfailInvalid");
-            action = EXIT_CRASH;
+            action = exit_crash(vcpu, "%s failed: %s", vcpu->launched ? "VMRESUME" : "VMLAUNCH",
+                                st == VMX_FAIL_VALID ? vmx_error_name(err) : "VMfailInvalid");
             break;
         }
         vcpu->launched = true;
@@ -141,14 +161,36 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc)
         vcpu->exits[(vcpu->exit_reason & 0xFFFF) < VCPU_STAT_REASONS ? vcpu->exit_reason & 0xFFFF : 0]++;
         requeue_vectoring_event(vcpu);
         action = exit_dispatch(vcpu);
-        if (vcpu->trace_on)
+        if (vcpu->trace_on && action != EXIT_REQUEST)   /* a request is traced once complete */
             trace_exit(vcpu, vcpu->name, action);
-        if (action == EXIT_CONTINUE && vm_machine_event(vcpu->vm))
-            action = EXIT_STOP;
-        if (action == EXIT_CONTINUE && (rdtsc() >= deadline || vm_should_yield(vcpu->vm)))
-            action = EXIT_YIELD;
-    }
+    } while (action == EXIT_CONTINUE && rdtsc() < deadline);
+    if (action == EXIT_CONTINUE)
+        action = EXIT_YIELD;
     vcpu->run_tsc += rdtsc() - start;
+    return action;
+}
+
+enum exit_action vcpu_complete(struct vcpu *vcpu)
+{
+    enum exit_action action = EXIT_CONTINUE;
+    vcpu_load(vcpu);
+    switch (vcpu->req.kind) {
+    case VCPU_REQ_IO:
+        action = io_complete(vcpu);
+        break;
+    case VCPU_REQ_MMIO:
+        action = mmio_complete(vcpu);
+        break;
+    case VCPU_REQ_MSR:
+        action = msr_complete(vcpu);
+        break;
+    case VCPU_REQ_HYPERCALL:
+        vcpu->regs.rax = vcpu->req.hypercall.ret;
+        vcpu_skip_instruction(vcpu);
+        break;
+    }
+    if (vcpu->trace_on)
+        trace_exit(vcpu, vcpu->name, action);
     return action;
 }
 

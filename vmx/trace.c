@@ -1,5 +1,6 @@
 /* Exit tracing: one decoded line per exit, rate-limited per guest. */
 #include "vmx/trace.h"
+#include "vmx/exits.h"
 #include "kernel/log.h"
 #include "kernel/printf.h"
 #include "kernel/string.h"
@@ -42,7 +43,7 @@ void trace_set(struct vcpu *vcpu, bool on, const uint64_t mask[2])
 static const char *action_name(enum exit_action a)
 {
     switch (a) {
-    case EXIT_CONTINUE: return "resume";
+    case EXIT_CONTINUE: case EXIT_REQUEST: case EXIT_EVENTS: return "resume";
     case EXIT_YIELD: return "yield";
     case EXIT_STOP: return "stop";
     default: return "crash";
@@ -70,7 +71,7 @@ static void describe(struct vcpu *vcpu, char *buf, size_t size)
                  r->rax & 0xFFFFFFFF, vcpu->pending_event ? " -> #GP" : "");
         break;
     case EXIT_REASON_CR_ACCESS:
-        snprintf(buf, size, "cr%lu %s", q & 15, (const char *[]){ "write", "read", "clts", "lmsw" }[(q >> 4) & 3]);
+        snprintf(buf, size, "cr%u %s", cr_qual_number(q), (const char *[]){ "write", "read", "clts", "lmsw" }[cr_qual_type(q)]);
         break;
     case EXIT_REASON_EXTERNAL_INTERRUPT:
         snprintf(buf, size, "host interrupt");

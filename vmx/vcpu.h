@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "vmx/vmx.h"
+#include "vmx/guest_mem.h"
+#include "vmx/decode.h"
 
 /* Saved by vmx/entry.S on every exit; the order is the assembly's (offsets in entry.S). */
 struct guest_regs {
@@ -14,12 +16,55 @@ struct guest_regs {
     uint64_t cr2;
 };
 
-/* What an exit handler tells the run loop. */
+/* What an exit handler tells the run loop, and what vcpu_run() tells the VM layer. */
 enum exit_action {
-    EXIT_CONTINUE,          /* re-enter the guest */
-    EXIT_YIELD,             /* give the CPU back to the scheduler (slice over, HLT, host work) */
-    EXIT_STOP,              /* the guest ended itself (power-off, debug exit) */
+    EXIT_CONTINUE,          /* handled by the CPU side: re-enter the guest */
+    EXIT_REQUEST,           /* vcpu->req describes an access for the VM layer (vcpu_run returns) */
+    EXIT_EVENTS,            /* a host interrupt or an open interrupt window: the VM layer
+                               re-evaluates interrupts and host work, then calls vcpu_run again */
+    EXIT_YIELD,             /* give the CPU back to the scheduler (slice over, HLT) */
+    EXIT_STOP,              /* the guest ended itself (power-off, debug exit): the VM layer's */
     EXIT_CRASH,             /* the guest did something fatal: stop it and report */
+};
+
+/* An access that needs the machine behind the CPU, described by the CPU side and carried
+ * out by the VM layer (its devices), the way KVM hands struct kvm_run to its device model.
+ * The VM layer fills in the answer and calls vcpu_run() again, which completes the
+ * instruction (writes the register or memory, advances RIP) before the next entry. */
+enum vcpu_req_kind { VCPU_REQ_IO, VCPU_REQ_MMIO, VCPU_REQ_MSR, VCPU_REQ_HYPERCALL };
+
+#define VCPU_IO_BATCH 256           /* elements of a string I/O instruction per request */
+
+struct vcpu_req {
+    enum vcpu_req_kind kind;
+    union {
+        struct {                    /* IN/OUT and INS/OUTS: count elements of size bytes */
+            uint16_t port;
+            uint8_t size;
+            bool in;
+            uint16_t count;
+            uint32_t data[VCPU_IO_BATCH];   /* OUT: the values; IN: the VM layer's answers */
+        } io;
+        struct {                    /* a data access outside RAM (EPT violation) */
+            uint64_t gpa;
+            uint8_t size;
+            bool write;             /* the exit's access: write (else read) */
+            bool decoded;           /* false: the instruction is not one we emulate */
+            bool load, store;       /* what the instruction does (both for XCHG) */
+            uint64_t data;          /* store: the value; load: the device's answer */
+            uint8_t bytes[4];       /* the instruction's first bytes, for the report */
+        } mmio;
+        struct {                    /* RDMSR/WRMSR of an MSR the CPU side does not own */
+            uint32_t index;
+            bool write;
+            uint64_t data;
+            bool ok;                /* the VM layer's answer: false gives the guest #GP */
+        } msr;
+        struct {                    /* VMCALL: number in RAX, arguments in RBX and RCX */
+            uint64_t nr, a1, a2;
+            uint64_t ret;           /* returned in RAX */
+        } hypercall;
+    };
 };
 
 /* MSRs that guest code uses without exits and the host must switch between vCPUs. */
@@ -27,14 +72,11 @@ enum { SWAP_STAR, SWAP_LSTAR, SWAP_CSTAR, SWAP_SFMASK, SWAP_KERNEL_GS_BASE, SWAP
 
 #define VCPU_STAT_REASONS 66
 
-struct vm;
-
 struct vcpu {
     struct guest_regs regs;
     uint64_t vmcs_pa;
     bool launched;
     uint16_t vpid;
-    struct vm *vm;
 
     /* Guest-visible state we emulate. */
     uint64_t cr0_shadow, cr4_shadow;        /* what the guest wrote (read shadows) */
@@ -58,6 +100,15 @@ struct vcpu {
     uint32_t pending_insn_len;              /* for software interrupts and exceptions */
     uint32_t proc_ctls;                     /* cached CPU_BASED_VM_EXEC_CONTROL */
     bool fpu_ready;                         /* fpu_area holds a valid state */
+    bool halt_if;                           /* RFLAGS.IF when it halted */
+    bool preempt_timer;                     /* the VMX-preemption timer is on */
+    bool want_window;                       /* exit when the guest can take an interrupt */
+
+    /* Set by the VM layer. */
+    const struct guest_ram *ram;            /* the guest's RAM, for its page walks and decoding */
+    bool cpuid_apic;                        /* CPUID.1:EDX.APIC (IA32_APIC_BASE.EN, SDM 11.4.3) */
+    struct vcpu_req req;                    /* the access vcpu_run() handed back */
+    struct mmio_insn mmio_insn;             /* the decoded instruction of an MMIO request */
 
     bool trace_on;                          /* shell: trace NAME on */
     uint64_t trace_mask[2];                 /* exit reasons traced */
@@ -69,8 +120,9 @@ struct vcpu {
     uint64_t run_tsc;                       /* TSC spent in the guest and its exits */
 };
 
-/* The clock of the virtual local APIC's timer, which CPUID leaf 0x15 reports as the crystal. */
-#define VLAPIC_BUS_HZ 1000000u
+/* The core crystal clock CPUID leaf 0x15 reports (SDM Vol. 2A, CPUID 15H); the VM layer clocks
+ * its local APIC timer with it, as the hardware does. */
+#define VCPU_CRYSTAL_HZ 1000000u
 
 /* Where a guest starts: 32-bit protected mode with paging off, flat CS 0x10 and data 0x18
  * (what both Multiboot and the Linux 32-bit boot protocol ask for), at entry with these
@@ -95,9 +147,14 @@ void vcpu_load(struct vcpu *vcpu);
  * on an exit, or the failure of the entry instruction itself. (entry.S) */
 enum vmx_status vmx_enter(struct guest_regs *regs, bool launched);
 
-/* Runs vcpu until its slice (slice_tsc) ends, it halts, stops, crashes, or the host has
- * console work. Returns the action that ended the slice. */
-enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t slice_tsc);
+/* Runs the guest, handling the exits that are the CPU's alone, until one that is not:
+ * EXIT_REQUEST (vcpu->req describes an access for the VM layer, which answers it and calls
+ * vcpu_complete), EXIT_EVENTS (host interrupt, interrupt window), EXIT_YIELD (the TSC
+ * reached deadline, or HLT) or EXIT_CRASH. Never returns EXIT_CONTINUE. */
+enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline);
+/* Finishes the instruction of the request the VM layer answered (register, memory, RIP).
+ * Returns EXIT_CONTINUE, or EXIT_CRASH (e.g. INS into memory the guest does not have). */
+enum exit_action vcpu_complete(struct vcpu *vcpu);
 
 /* Called when vcpu is destroyed: the CPU's guest-owned state (FPU, SYSCALL MSRs) no
  * longer belongs to anyone, so the next switch must not save it into freed memory. */
@@ -109,35 +166,17 @@ void vcpu_skip_instruction(struct vcpu *vcpu);
 /* Prints the guest's registers and the exit information (for crash reports and `info`). */
 void vcpu_dump(struct vcpu *vcpu);
 
-/* Called by the exit handlers; implemented by the VM layer (kernel/vm.c), which owns the
- * virtual devices: vmx/ never learns what is behind a port or an address. */
-uint32_t vm_port_in(struct vm *vm, uint16_t port, unsigned size);
-void vm_port_out(struct vm *vm, uint16_t port, unsigned size, uint32_t value);
-/* Host address of guest-physical gpa if len bytes there are guest RAM, else NULL. */
-void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
-/* True when the host has work (console input, a guest to schedule) and the vCPU should
- * give the CPU back at the next exit. */
-bool vm_should_yield(struct vm *vm);
-/* A guest access of size bytes at gpa, which is not RAM, to a memory-mapped device.
- * Return false if no device is there (the access is then outside the guest's memory). */
-bool vm_mmio_claims(struct vm *vm, uint64_t gpa);
-bool vm_mmio_read(struct vm *vm, uint64_t gpa, unsigned size, uint64_t *value);
-bool vm_mmio_write(struct vm *vm, uint64_t gpa, unsigned size, uint64_t value);
-/* MSRs that belong to the VM's devices (APIC base, x2APIC registers, TSC deadline).
- * Return 1 if handled, 0 if the MSR is not a device's, -1 if the guest gets #GP. */
-int vm_msr_read(struct vm *vm, uint32_t msr, uint64_t *value);
-int vm_msr_write(struct vm *vm, uint32_t msr, uint64_t value);
-/* True while the guest's local APIC is enabled in IA32_APIC_BASE: CPUID.1:EDX.APIC
- * follows it (SDM Vol. 3A 11.4.3). */
-bool vm_apic_enabled(struct vm *vm);
-/* True once a device has ended the machine (power-off, reset, debug exit): the vCPU stops
- * at once and vm_after_run() sees EXIT_STOP. */
-bool vm_machine_event(struct vm *vm);
-/* A hypercall (VMCALL) from the guest: returns the value for RAX. */
-uint64_t vm_hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2);
-/* Before each entry: lets the VM deliver a pending virtual interrupt. Returns the vector to
- * inject (>= 0) when the guest can take one now, or -1; sets *want_window if one is pending
- * but must wait for the guest to enable interrupts. */
-int vm_pending_interrupt(struct vm *vm, bool can_inject, bool *want_window);
+/* The guest's RIP, for reports. */
+uint64_t vcpu_guest_rip(struct vcpu *vcpu);
+/* Whether the guest can take an external interrupt at the next entry: RFLAGS.IF=1, no STI
+ * or MOV SS blocking (SDM 26.3.1.5), and no event already queued. */
+bool vcpu_interruptible(struct vcpu *vcpu);
+/* Queues external interrupt vector for the next entry (the caller checked
+ * vcpu_interruptible) and wakes the vCPU from HLT. */
+void vcpu_inject_interrupt(struct vcpu *vcpu, uint8_t vector);
+/* Asks for an exit (EXIT_EVENTS) as soon as the guest can take an interrupt. */
+void vcpu_set_interrupt_window(struct vcpu *vcpu, bool on);
+/* Records a crash reason (printf-style) and returns EXIT_CRASH. */
+enum exit_action exit_crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -21,7 +21,7 @@ const char *exit_reason_name(uint32_t reason)
     }
 }
 
-const char *vm_error_name(uint32_t error)
+const char *vmx_error_name(uint32_t error)
 {
     switch (error) {
 #define ERROR(n, str) case n: return str;
@@ -52,7 +52,7 @@ void vmx_report_failure(const char *op, enum vmx_status st)
 {
     if (st == VMX_FAIL_VALID) {
         uint32_t e = vmx_instruction_error();
-        hv_error("vmx: %s failed: error %u, %s", op, e, vm_error_name(e));
+        hv_error("vmx: %s failed: error %u, %s", op, e, vmx_error_name(e));
     } else if (st == VMX_FAIL_INVALID) {
         hv_error("vmx: %s failed: VMfailInvalid (no current VMCS or bad operand)", op);
     }
@@ -67,7 +67,7 @@ uint64_t vmcs_read_raw(uint32_t enc)
     enum vmx_status st = cf ? VMX_FAIL_INVALID : zf ? VMX_FAIL_VALID : VMX_OK;
     if (st != VMX_OK)
         panic("VMREAD of %s (0x%x) failed: %s", vmcs_field_name(enc), enc,
-              st == VMX_FAIL_VALID ? vm_error_name(vmx_instruction_error()) : "no current VMCS");
+              st == VMX_FAIL_VALID ? vmx_error_name(vmx_instruction_error()) : "no current VMCS");
     return v;
 }
 
@@ -76,7 +76,7 @@ void vmcs_write_raw(uint32_t enc, uint64_t value)
     enum vmx_status st = VMX_CHECKED("vmwrite %2, %3", "r"(value), "r"((uint64_t)enc));
     if (st != VMX_OK)
         panic("VMWRITE of %s (0x%x) = 0x%lx failed: %s", vmcs_field_name(enc), enc, value,
-              st == VMX_FAIL_VALID ? vm_error_name(vmx_instruction_error()) : "no current VMCS");
+              st == VMX_FAIL_VALID ? vmx_error_name(vmx_instruction_error()) : "no current VMCS");
 }
 
 bool vmx_enabled(void)

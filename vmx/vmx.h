@@ -19,7 +19,7 @@ enum exit_reason {
 };
 const char *exit_reason_name(uint32_t reason);
 /* The VM-instruction error's description (SDM 31.4), "unknown error N" otherwise. */
-const char *vm_error_name(uint32_t error);
+const char *vmx_error_name(uint32_t error);
 
 /* Enters VMX root operation on this CPU. Returns NULL on success, or why VT-x is unusable. */
 const char *vmx_init(void);

@@ -3,7 +3,7 @@
 Each test boots build/anfitrion.iso (iso/grub.cfg: tinyos `alpha` hz=100 tasks=3,
 tinyos `beta` hz=250, crash guest `gamma` restarted every ~3 s), types commands
 into the serial port and checks both what each command prints
-(docs: /work/shared/PRODUCT.md, kernel/shell_cmds.c, kernel/shell_guest.c) and
+(docs: /work/shared/PRODUCT.md, kernel/shell/shell_cmds.c, kernel/shell/shell_guest.c) and
 what it does to the guests, measured by their `[NAME] tick N:` status lines
 (one per second of guest time).
 

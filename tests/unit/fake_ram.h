@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "guest/loader/multiboot.h"     /* struct guest_mem */
+#include "kernel/vm/loader/multiboot.h"     /* struct guest_mem */
 
 #ifndef MiB                             /* some sources under test define it too */
 #define MiB (1ull << 20)

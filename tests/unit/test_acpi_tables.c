@@ -1,4 +1,4 @@
-/* Host unit tests for the guests' ACPI tables (guest/loader/acpi.c): the tables are read
+/* Host unit tests for the guests' ACPI tables (kernel/vm/loader/acpi_tables.c): the tables are read
  * back from a fake guest RAM at the byte offsets the ACPI 6.0 specification gives. */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "guest/loader/util.c"
-#include "guest/loader/acpi.c"
+#include "kernel/vm/loader/util.c"
+#include "kernel/vm/loader/acpi_tables.c"
 #include "tests/unit/fake_ram.h"
 
 static const struct acpi_config cfg = {

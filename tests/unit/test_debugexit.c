@@ -1,12 +1,12 @@
-/* Host unit tests for QEMU's isa-debug-exit device (kernel/vdev/debugexit.c). */
+/* Host unit tests for QEMU's isa-debug-exit device (kernel/vm/vdev/debugexit.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/debugexit.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/debugexit.c"
 
 /* Fake VM: records every machine event. */
 struct fake_vm {

@@ -1,4 +1,4 @@
-/* Host unit tests for QEMU's fw_cfg device, legacy I/O interface (kernel/vdev/fwcfg.c). */
+/* Host unit tests for QEMU's fw_cfg device, legacy I/O interface (kernel/vm/vdev/fwcfg.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/fwcfg.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/fwcfg.c"
 
 static struct vdev_bus bus;
 static struct fwcfg fw;

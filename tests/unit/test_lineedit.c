@@ -1,4 +1,4 @@
-/* Host unit tests for the shell's line editor (kernel/lineedit.c): keys, escape
+/* Host unit tests for the shell's line editor (kernel/shell/lineedit.c): keys, escape
  * sequences, history, Tab completion and the exact terminal output. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kernel/lineedit.c"
+#include "kernel/shell/lineedit.c"
 
 /* Fake terminal: collects everything the editor writes. */
 static char out[8192];

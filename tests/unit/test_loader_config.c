@@ -1,4 +1,4 @@
-/* Host unit tests for the guest module line parser (guest/loader/config.c). */
+/* Host unit tests for the guest module line parser (kernel/vm/loader/config.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #define snprintf ksnprintf
 #include "kernel/printf.c"
 #include "kernel/options.c"
-#include "guest/loader/config.c"
+#include "kernel/vm/loader/config.c"
 #undef vsnprintf
 #undef snprintf
 

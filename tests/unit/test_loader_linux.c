@@ -1,4 +1,4 @@
-/* Host unit tests for the guests' Linux bzImage loader (guest/loader/linux.c): bzImages built
+/* Host unit tests for the guests' Linux bzImage loader (kernel/vm/loader/linux.c): bzImages built
  * here byte by byte (setup header fields at the offsets of Documentation/arch/x86/boot.rst),
  * loaded into a fake guest RAM and read back at the zero page's documented offsets. */
 #include <setjmp.h>
@@ -16,8 +16,8 @@
 /* The loader's static fail() helper shares its name with cmocka's fail() macro. */
 #pragma push_macro("fail")
 #undef fail
-#include "guest/loader/util.c"
-#include "guest/loader/linux.c"
+#include "kernel/vm/loader/util.c"
+#include "kernel/vm/loader/linux.c"
 #pragma pop_macro("fail")
 #undef vsnprintf
 #undef snprintf

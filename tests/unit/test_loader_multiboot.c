@@ -1,4 +1,4 @@
-/* Host unit tests for the guests' Multiboot 1 loader (guest/loader/multiboot.c): images
+/* Host unit tests for the guests' Multiboot 1 loader (kernel/vm/loader/multiboot.c): images
  * built here byte by byte, loaded into a fake guest RAM. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +15,8 @@
 /* The loader's static fail() helper shares its name with cmocka's fail() macro. */
 #pragma push_macro("fail")
 #undef fail
-#include "guest/loader/util.c"
-#include "guest/loader/multiboot.c"
+#include "kernel/vm/loader/util.c"
+#include "kernel/vm/loader/multiboot.c"
 #pragma pop_macro("fail")
 #undef vsnprintf
 #undef snprintf

@@ -1,4 +1,4 @@
-/* Host unit tests for the shell's pure parts (kernel/shell.c): tokenizing, command lookup,
+/* Host unit tests for the shell's pure parts (kernel/shell/shell.c): tokenizing, command lookup,
  * the error line and Tab completion of words. Line editing has its own tests
  * (test_lineedit.c); the shell links it in here only because shell.c uses it. */
 #include <setjmp.h>
@@ -13,8 +13,8 @@
 #define snprintf ksnprintf
 #include "kernel/printf.c"
 #include "kernel/log.c"
-#include "kernel/lineedit.c"
-#include "kernel/shell.c"
+#include "kernel/shell/lineedit.c"
+#include "kernel/shell/shell.c"
 #undef vsnprintf
 #undef snprintf
 

@@ -1,4 +1,4 @@
-/* Host unit tests for the guests' SMBIOS tables (guest/loader/smbios.c): the tables are read
+/* Host unit tests for the guests' SMBIOS tables (kernel/vm/loader/smbios.c): the tables are read
  * back from a fake guest RAM at the byte offsets DSP0134 2.8 gives, and found as Linux's
  * dmi_scan finds them. */
 #include <setjmp.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "guest/loader/util.c"
-#include "guest/loader/smbios.c"
+#include "kernel/vm/loader/util.c"
+#include "kernel/vm/loader/smbios.c"
 #include "tests/unit/fake_ram.h"
 
 #define EP_LEN 0x1F

@@ -1,12 +1,12 @@
-/* Host unit tests for the ACPI power-management registers (kernel/vdev/vacpi.c). */
+/* Host unit tests for the ACPI power-management registers (kernel/vm/vdev/vacpi.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/vacpi.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/vacpi.c"
 
 /* Fake VM: a settable clock, the SCI line's level, and the machine events raised. */
 struct fake_vm {

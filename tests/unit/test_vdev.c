@@ -1,11 +1,11 @@
-/* Host unit tests for the virtual-device bus (kernel/vdev/vdev.c). */
+/* Host unit tests for the virtual-device bus (kernel/vm/vdev/vdev.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
+#include "kernel/vm/vdev/vdev.c"
 
 /* A fake device that records every access it sees and reads back a pattern. */
 struct fake_dev {

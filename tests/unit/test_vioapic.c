@@ -1,12 +1,12 @@
-/* Host unit tests for the virtual IOAPIC (kernel/vdev/vioapic.c). */
+/* Host unit tests for the virtual IOAPIC (kernel/vm/vdev/vioapic.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/vioapic.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/vioapic.c"
 
 /* Fake LAPIC: records every message the IOAPIC sends. */
 #define MAX_SENT 32

@@ -1,12 +1,12 @@
-/* Host unit tests for the virtual local APIC (kernel/vdev/vlapic.c). */
+/* Host unit tests for the virtual local APIC (kernel/vm/vdev/vlapic.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/vlapic.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/vlapic.c"
 
 #define BUS_HZ 100000000ull  /* 10 ns per bus clock */
 #define TSC_HZ 2000000000ull /* 0.5 ns per TSC tick */

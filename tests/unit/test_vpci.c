@@ -1,12 +1,12 @@
-/* Host unit tests for the PCI configuration ports and reset register (kernel/vdev/vpci.c). */
+/* Host unit tests for the PCI configuration ports and reset register (kernel/vm/vdev/vpci.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/vpci.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/vpci.c"
 
 /* Fake VM: counts machine events. */
 struct fake_vm {

@@ -1,12 +1,12 @@
-/* Host unit tests for the virtual 8259A pair (kernel/vdev/vpic.c). */
+/* Host unit tests for the virtual 8259A pair (kernel/vm/vdev/vpic.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/vpic.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/vpic.c"
 
 /* Fake VM: a settable clock; the PIC drives no lines of its own. */
 struct fake_vm {

@@ -1,12 +1,12 @@
-/* Host unit tests for the virtual 8254 and port 0x61 (kernel/vdev/vpit.c). */
+/* Host unit tests for the virtual 8254 and port 0x61 (kernel/vm/vdev/vpit.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/vpit.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/vpit.c"
 
 /* Fake VM: a settable clock and a recorder of IRQ line levels and rising edges. */
 struct fake_vm {

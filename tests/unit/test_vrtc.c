@@ -1,12 +1,12 @@
-/* Host unit tests for the virtual MC146818 RTC and CMOS (kernel/vdev/vrtc.c). */
+/* Host unit tests for the virtual MC146818 RTC and CMOS (kernel/vm/vdev/vrtc.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/vrtc.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/vrtc.c"
 
 /* Fake VM: a settable clock and a recorder of IRQ line levels and rising edges. */
 struct fake_vm {
@@ -45,7 +45,7 @@ static void cmos_write(uint8_t i, uint8_t v)
 
 static void set(uint16_t y, uint8_t mo, uint8_t d, uint8_t h, uint8_t mi, uint8_t s)
 {
-    struct vdev_datetime dt = {.year = y, .month = mo, .day = d, .hour = h, .min = mi, .sec = s};
+    struct datetime dt = {.year = y, .month = mo, .day = d, .hour = h, .min = mi, .sec = s};
     vrtc_set_time(&rtc, &dt);
 }
 
@@ -105,7 +105,7 @@ static void test_binary_and_12_hour(void **state)
     assert_int_equal(cmos_read(VRTC_MIN), 5);
     assert_int_equal(cmos_read(VRTC_YEAR), 23);
     cmos_write(VRTC_HOUR, 0x0C); /* 12 AM = midnight */
-    struct vdev_datetime dt;
+    struct datetime dt;
     vrtc_get_time(&rtc, &dt);
     assert_int_equal(dt.hour, 0);
     cmos_write(VRTC_REG_B, 0); /* BCD, 12-hour */
@@ -137,7 +137,7 @@ static void test_set_bit_holds_clock(void **state)
     assert_int_equal(cmos_read(VRTC_SEC), 0x30);
     vm.now += 1;
     assert_int_equal(cmos_read(VRTC_SEC), 0x31);
-    struct vdev_datetime dt;
+    struct datetime dt;
     vrtc_get_time(&rtc, &dt);
     assert_int_equal(dt.year, 2019);
     assert_int_equal(dt.month, 12);
@@ -256,7 +256,7 @@ static void test_long_absence(void **state)
     (void)state;
     set(2021, 12, 30, 10, 0, 0);
     vm.now += (3 * DAY_S + 3600 + 10) * NS_PER_S;
-    struct vdev_datetime dt;
+    struct datetime dt;
     vrtc_get_time(&rtc, &dt);
     assert_int_equal(dt.year, 2022);
     assert_int_equal(dt.month, 1);

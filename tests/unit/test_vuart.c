@@ -1,12 +1,12 @@
-/* Host unit tests for the virtual 16550A (kernel/vdev/vuart.c). */
+/* Host unit tests for the virtual 16550A (kernel/vm/vdev/vuart.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kernel/vdev/vdev.c"
-#include "kernel/vdev/vuart.c"
+#include "kernel/vm/vdev/vdev.c"
+#include "kernel/vm/vdev/vuart.c"
 
 /* Fake VM: a settable clock and a recorder of IRQ line levels and rising edges. */
 struct fake_vm {

@@ -1,9 +1,0 @@
-/* The shell's command table (kernel/shell_cmds.c), terminated by an entry with a NULL name. */
-#ifndef KERNEL_SHELL_CMDS_H
-#define KERNEL_SHELL_CMDS_H
-
-#include "kernel/shell.h"
-
-extern const struct shell_command shell_commands[];
-
-#endif

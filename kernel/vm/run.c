@@ -1,0 +1,182 @@
+/* The VM layer's half of the exit path: one time slice of a guest. vmx/ runs the guest and
+ * handles what is the CPU's alone; what needs the machine behind the CPU comes back here as
+ * a request (struct vcpu_req: a port, a device address, a device MSR, a hypercall), which
+ * the guest's devices answer before vcpu_complete() finishes the instruction. Before each
+ * entry this layer chooses the interrupt to deliver, from the LAPIC or the 8259. */
+#include "kernel/vm/vm.h"
+#include "kernel/cpu.h"
+#include "kernel/idt.h"
+#include "drivers/timer.h"
+
+static bool (*host_work)(void);
+
+void vm_set_host_work(bool (*pending)(void))
+{
+    host_work = pending;
+}
+
+/* Hypercalls (VMCALL with the number in EAX, arguments in EBX and ECX), for benchmarks:
+ *   0 HC_NOP          a round trip; returns 0.
+ *   1 HC_IRQ_LATENCY  EBX:ECX = the TSC the guest read at the first instruction of an
+ *                     interrupt handler; returns the TSC ticks since the host timer
+ *                     interrupt that preceded the injection (~0 if that makes no sense). */
+static uint64_t hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2)
+{
+    if (nr == 0)
+        return 0;
+    if (nr == 1) {
+        uint64_t tsc = ((uint64_t)(uint32_t)a2 << 32) | (uint32_t)a1;
+        return vm->inject_timer_tsc && tsc > vm->inject_timer_tsc ? tsc - vm->inject_timer_tsc : ~0ull;
+    }
+    return ~0ull;                       /* unknown hypercall */
+}
+
+/* A device address: the device's answer, or a crash if no device is there. */
+static enum exit_action mmio_request(struct vm *vm, struct vcpu *vcpu)
+{
+    struct vcpu_req *q = &vcpu->req;
+    uint64_t gpa = q->mmio.gpa;
+    if (!vdev_mmio_find(&vm->bus, gpa))
+        return exit_crash(vcpu, "%s outside its RAM at guest-physical 0x%lx", q->mmio.write ? "write" : "read", gpa);
+    if (!q->mmio.decoded)
+        return exit_crash(vcpu, "device access at guest-physical 0x%lx by an instruction anfitrion "
+                          "does not emulate (%02x %02x %02x %02x)", gpa, q->mmio.bytes[0],
+                          q->mmio.bytes[1], q->mmio.bytes[2], q->mmio.bytes[3]);
+    if (q->mmio.load && !vdev_mmio_read(&vm->bus, gpa, q->mmio.size, &q->mmio.data))
+        return exit_crash(vcpu, "read outside its RAM at guest-physical 0x%lx", gpa);
+    if (q->mmio.store && !vdev_mmio_write(&vm->bus, gpa, q->mmio.size, q->mmio.data))
+        return exit_crash(vcpu, "write outside its RAM at guest-physical 0x%lx", gpa);
+    return EXIT_CONTINUE;
+}
+
+/* The MSRs of the VM's devices: the local APIC's (IA32_APIC_BASE, x2APIC, TSC deadline).
+ * CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN (SDM Vol. 3A 11.4.3). */
+static void msr_request(struct vm *vm, struct vcpu *vcpu)
+{
+    struct vcpu_req *q = &vcpu->req;
+    if (!vlapic_handles_msr(q->msr.index))
+        return;                         /* ok stays false: #GP */
+    q->msr.ok = (q->msr.write ? vlapic_wrmsr(&vm->lapic, q->msr.index, q->msr.data)
+                              : vlapic_rdmsr(&vm->lapic, q->msr.index, &q->msr.data)) == 0;
+    vcpu->cpuid_apic = vlapic_hw_enabled(&vm->lapic);
+}
+
+/* Carries out the request in vcpu->req with the VM's devices. */
+static enum exit_action request(struct vm *vm, struct vcpu *vcpu)
+{
+    struct vcpu_req *q = &vcpu->req;
+    switch (q->kind) {
+    case VCPU_REQ_IO:
+        for (unsigned i = 0; i < q->io.count; i++) {
+            if (q->io.in)
+                q->io.data[i] = vdev_io_in(&vm->bus, q->io.port, q->io.size);
+            else
+                vdev_io_out(&vm->bus, q->io.port, q->io.size, q->io.data[i]);
+        }
+        break;
+    case VCPU_REQ_MMIO:
+        if (mmio_request(vm, vcpu) == EXIT_CRASH)
+            return EXIT_CRASH;
+        break;
+    case VCPU_REQ_MSR:
+        msr_request(vm, vcpu);
+        break;
+    case VCPU_REQ_HYPERCALL:
+        q->hypercall.ret = hypercall(vm, q->hypercall.nr, q->hypercall.a1, q->hypercall.a2);
+        break;
+    }
+    return vcpu_complete(vcpu);
+}
+
+/* True if the 8259's IRQ 0 reaches the CPU: unmasked, and the LAPIC passes ExtINT. */
+static bool pic_timer_path(struct vm *vm)
+{
+    return !(vm->pic.chip[0].imr & (1u << VPIT_IRQ)) && vlapic_accepts_pic(&vm->lapic);
+}
+
+static void update_devices(struct vm *vm)
+{
+    /* One PIT tick at a time through the 8259: the next (possibly a late one) only once the
+     * guest took the last. Through the IOAPIC, ticks the guest has not taken yet merge in
+     * the LAPIC's IRR, as on hardware. */
+    if (!(vm->pic.chip[0].irr & (1u << VPIT_IRQ)) || !pic_timer_path(vm))
+        vpit_update(&vm->pit);
+    vrtc_update(&vm->rtc);
+    vlapic_update(&vm->lapic);
+}
+
+/* Which controller has an interrupt for the CPU: the LAPIC (its IRR above the PPR), else
+ * the 8259 if the LAPIC lets ExtINT through. Returns 1 (LAPIC), 2 (8259) or 0. */
+static int interrupt_source(struct vm *vm)
+{
+    if (vlapic_pending_vector(&vm->lapic) >= 0)
+        return 1;
+    if (vlapic_accepts_pic(&vm->lapic) && vpic_has_interrupt(&vm->pic))
+        return 2;
+    return 0;
+}
+
+/* Before an entry: the pending interrupt, acknowledged at its controller and queued, if the
+ * guest can take it now; else interrupt-window exiting while one is pending. */
+static void deliver_interrupt(struct vm *vm)
+{
+    struct vcpu *vcpu = &vm->vcpu;
+    update_devices(vm);
+    int source = interrupt_source(vm);
+    bool window = source && !vcpu_interruptible(vcpu);
+    vcpu_set_interrupt_window(vcpu, window);
+    if (!source || window)
+        return;
+    int vector;
+    if (source == 1) {
+        vector = vlapic_pending_vector(&vm->lapic);
+        vlapic_ack(&vm->lapic, (uint8_t)vector);
+    } else {
+        vector = vpic_ack(&vm->pic);
+    }
+    vm->irqs_injected[vector & 0xFF]++;
+    /* For the latency benchmark: the host timer interrupt that led here, if the last host
+     * interrupt was the timer's (a console interrupt may wake the host instead). */
+    vm->inject_timer_tsc = idt_last_irq_vector == VEC_TIMER ? idt_last_irq_tsc : 0;
+    vcpu_inject_interrupt(vcpu, (uint8_t)vector);
+}
+
+enum exit_action vm_run_slice(struct vm *vm, uint64_t slice_tsc)
+{
+    struct vcpu *vcpu = &vm->vcpu;
+    uint64_t deadline = rdtsc() + slice_tsc;
+    for (;;) {
+        deliver_interrupt(vm);
+        if (vcpu->halted)
+            return EXIT_YIELD;          /* nothing to wake it yet */
+        enum exit_action a = vcpu_run(vcpu, deadline);
+        if (a == EXIT_REQUEST)
+            a = request(vm, vcpu);
+        if (a == EXIT_CRASH || a == EXIT_YIELD)
+            return a;
+        if (vm->machine_event >= 0)
+            return EXIT_STOP;
+        if (rdtsc() >= deadline || (host_work && host_work()))
+            return EXIT_YIELD;
+    }
+}
+
+bool vm_runnable(struct vm *vm)
+{
+    if (vm->state != VM_RUNNING)
+        return false;
+    if (!vm->vcpu.halted)
+        return true;
+    if (!vm->vcpu.halt_if)
+        return false;                   /* HLT with interrupts off: nothing can wake it */
+    update_devices(vm);
+    return interrupt_source(vm) != 0;
+}
+
+uint64_t vm_next_event_ns(struct vm *vm)
+{
+    uint64_t a = vpit_next_event_ns(&vm->pit), b = vrtc_next_event_ns(&vm->rtc);
+    uint64_t c = vlapic_next_event_ns(&vm->lapic);
+    uint64_t m = a < b ? a : b;
+    return m < c ? m : c;
+}

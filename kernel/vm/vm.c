@@ -1,0 +1,397 @@
+/* Guests: creation from boot modules, their RAM and EPT, loading (Multiboot or Linux),
+ * and the lifecycle with its console messages. Their devices: kernel/vm/vm_devices.c. */
+#include "kernel/vm/vm.h"
+#include "kernel/vm/loader/acpi_tables.h"
+#include "kernel/vm/loader/linux.h"
+#include "kernel/vm/loader/multiboot.h"
+#include "kernel/vm/loader/smbios.h"
+#include "kernel/console.h"
+#include "kernel/cpu.h"
+#include "kernel/log.h"
+#include "kernel/paging.h"
+#include "kernel/panic.h"
+#include "kernel/printf.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "vmx/cr.h"
+
+struct vm vms[VM_MAX];
+
+const char *vm_state_name(const struct vm *vm)
+{
+    switch (vm->state) {
+    case VM_RUNNING: return vm->vcpu.halted ? (vm->vcpu.halt_if ? "idle" : "halted") : "running";
+    case VM_PAUSED: return "paused";
+    case VM_STOPPED: return "stopped";
+    case VM_CRASHED: return "crashed";
+    default: return "empty";
+    }
+}
+
+struct vm *vm_find(const char *name)
+{
+    for (int i = 0; i < VM_MAX; i++)
+        if (vms[i].state != VM_EMPTY && strcmp(vms[i].cfg.name, name) == 0)
+            return &vms[i];
+    return NULL;
+}
+
+/* --- guest RAM ---------------------------------------------------------------------- */
+
+static void *loader_ptr(void *ctx, uint64_t gpa, uint64_t len)
+{
+    struct vm *vm = ctx;
+    return guest_ram_ptr(&vm->ram, gpa, len);
+}
+
+static void free_ram(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ram.n_chunks; i++)
+        frame_free(&host_frames, vm->ram.chunks[i], GUEST_RAM_CHUNK / 4096);
+    vm->ram.n_chunks = 0;
+    ept_destroy(&vm->ept);
+}
+
+/* Fresh, zeroed RAM in 2 MiB chunks, mapped by the EPT; nothing else is mapped. */
+static const char *alloc_ram(struct vm *vm)
+{
+    struct guest_ram *ram = &vm->ram;
+    unsigned need = (unsigned)((vm->cfg.mem + GUEST_RAM_CHUNK - 1) / GUEST_RAM_CHUNK);
+    if (ept_init(&vm->ept) < 0)
+        return "out of memory for its EPT";
+    ram->size = vm->cfg.mem;
+    for (ram->n_chunks = 0; ram->n_chunks < need; ram->n_chunks++) {
+        uint64_t pa = frame_alloc_contig(&host_frames, GUEST_RAM_CHUNK / 4096, GUEST_RAM_CHUNK);
+        if (!pa) {
+            free_ram(vm);
+            return "not enough free host memory for its RAM";
+        }
+        ram->chunks[ram->n_chunks] = pa;
+        memset((void *)pa, 0, GUEST_RAM_CHUNK);
+        uint64_t gpa = (uint64_t)ram->n_chunks * GUEST_RAM_CHUNK;
+        uint64_t size = ram->size - gpa < GUEST_RAM_CHUNK ? ram->size - gpa : GUEST_RAM_CHUNK;
+        if (ept_map(&vm->ept, gpa, pa, size, EPT_RWX) < 0) {
+            ram->n_chunks++;
+            free_ram(vm);
+            return "out of memory for its EPT";
+        }
+    }
+    return NULL;
+}
+
+uint64_t vm_overhead_bytes(const struct vm *vm)
+{
+    /* EPT tables, VMCS, FPU area; the shared bitmaps are not counted per guest. */
+    return (vm->ept.table_pages + (vm->vcpu.vmcs_pa ? 2 : 0)) * 4096 + sizeof *vm;
+}
+
+/* --- lifecycle ---------------------------------------------------------------------- */
+
+static char load_why[160];
+
+/* A Multiboot 1 kernel with its information structure and modules. */
+static const char *load_multiboot(struct vm *vm, const struct guest_mem *mem, struct vcpu_boot *boot)
+{
+    struct mb_image img;
+    if (mb_load(vm->image, vm->image_len, mem, &img, load_why, sizeof load_why) < 0)
+        return load_why;
+    struct mb_module mods[VM_MODULES_MAX];
+    static char strings[VM_MODULES_MAX][BOOT_CMDLINE_MAX];
+    for (unsigned i = 0; i < vm->n_mods; i++) {
+        const struct boot_module *m = vm->mods[i];
+        struct guest_config mc;
+        char why[8];
+        guest_config_parse(m->cmdline, &mc, why, sizeof why);  /* parsed fine at boot */
+        snprintf(strings[i], sizeof strings[i], "%s%s%s", mc.path, mc.path[0] && mc.cmdline[0] ? " " : "",
+                 mc.cmdline);
+        mods[i] = (struct mb_module){ (const uint8_t *)m->start, m->end - m->start, strings[i] };
+    }
+    uint32_t info = mb_build_info(mem, vm->cfg.cmdline, "anfitrion " ANFITRION_VERSION, mods, vm->n_mods,
+                                  img.load_end);
+    if (!info)
+        return vm->n_mods ? "its command line or its modules do not fit its RAM"
+                          : "its command line does not fit the Multiboot information area";
+    *boot = (struct vcpu_boot){ .entry = img.entry, .eax = MB_GUEST_MAGIC, .ebx = info };
+    hv_debug("guest %s: Multiboot image at 0x%lx-0x%lx, entry 0x%x, info at 0x%x", vm->cfg.name,
+             img.load_start, img.load_end, img.entry, info);
+    return NULL;
+}
+
+/* A Linux bzImage through the 32-bit boot protocol, with ACPI tables and its initrd. */
+static const char *load_linux(struct vm *vm, const struct guest_mem *mem, struct vcpu_boot *boot)
+{
+    if (vm->n_mods > 1)
+        return "a Linux guest takes one module (its initrd)";
+    struct acpi_config ac = { .lapic_addr = VLAPIC_BASE_DEFAULT, .lapic_id = 0,
+                              .ioapic_addr = VIOAPIC_BASE, .ioapic_id = 1 };
+    uint32_t rsdp = acpi_build_tables(mem, &ac);
+    if (!rsdp)
+        return "its ACPI tables do not fit";
+    /* SMBIOS, mostly for its BIOS date: Linux trusts PCI config access without probing
+     * for a host bridge only on a "2001 or later" machine (arch/x86/pci/direct.c). */
+    struct smbios_config sc = { .vm_name = vm->cfg.name, .ram_size = vm->cfg.mem };
+    if (!smbios_build(mem, &sc))
+        return "its SMBIOS tables do not fit";
+    struct linux_boot_args args = { .cmdline = vm->cfg.cmdline, .acpi_rsdp = rsdp };
+    if (vm->n_mods) {
+        args.initrd = (const uint8_t *)vm->mods[0]->start;
+        args.initrd_len = vm->mods[0]->end - vm->mods[0]->start;
+    }
+    struct linux_image img;
+    if (linux_load(vm->image, vm->image_len, mem, &args, &img, load_why, sizeof load_why) < 0)
+        return load_why;
+    *boot = (struct vcpu_boot){ .entry = img.entry, .esi = img.boot_params,
+                                .gdt_base = img.gdt_base, .gdt_limit = img.gdt_limit };
+    hv_debug("guest %s: Linux boot protocol %x.%02x, kernel at 0x%x-0x%x, initrd at 0x%x (%u bytes)",
+             vm->cfg.name, img.version >> 8, img.version & 0xFF, img.load_addr, img.load_end,
+             img.initrd_addr, img.initrd_size);
+    return NULL;
+}
+
+/* Loads the module image into fresh RAM and prepares the vCPU to enter at its entry point. */
+static const char *load(struct vm *vm)
+{
+    const char *why = alloc_ram(vm);
+    if (why)
+        return why;
+    struct guest_mem mem = { vm, vm->cfg.mem, loader_ptr };
+    struct vcpu_boot boot;
+    why = vm->kind == KIND_LINUX ? load_linux(vm, &mem, &boot) : load_multiboot(vm, &mem, &boot);
+    if (why) {
+        free_ram(vm);
+        return why;
+    }
+    vm_devices_init(vm);
+    /* A fresh vCPU, but tracing and statistics carry over a restart. */
+    static uint64_t exits[VCPU_STAT_REASONS];   /* too big for the stack; one load at a time */
+    struct vcpu *v = &vm->vcpu;
+    bool trace_on = v->trace_on;
+    uint64_t trace_mask[2] = { v->trace_mask[0], v->trace_mask[1] };
+    uint64_t exits_total = v->exits_total, run_tsc = v->run_tsc;
+    memcpy(exits, v->exits, sizeof exits);
+    memset(v, 0, sizeof *v);
+    v->name = vm->cfg.name;
+    v->ram = &vm->ram;
+    v->cpuid_apic = vlapic_hw_enabled(&vm->lapic);
+    v->trace_on = trace_on;
+    v->trace_mask[0] = trace_mask[0];
+    v->trace_mask[1] = trace_mask[1];
+    memcpy(v->exits, exits, sizeof exits);
+    v->exits_total = exits_total;
+    v->run_tsc = run_tsc;
+    why = vmcs_create(&vm->vcpu, ept_pointer(&vm->ept), &boot);
+    if (why) {
+        vmcs_destroy(&vm->vcpu);
+        free_ram(vm);
+        return why;
+    }
+    ept_invalidate(&vm->ept);
+    return NULL;
+}
+
+/* Ends the guest's run: its last console line out, its vCPU and memory freed. */
+static void unload(struct vm *vm)
+{
+    if (vm->line_len)
+        vm_flush_line(vm);
+    vmcs_destroy(&vm->vcpu);
+    free_ram(vm);
+}
+
+/* A freshly loaded guest starts running (its uptime from now) and says so: "started",
+ * "reset" or "rebooted". */
+static void run_loaded(struct vm *vm, uint64_t now, const char *how)
+{
+    vm->state = VM_RUNNING;
+    vm->started_ns = now;
+    vm->paused_ns = 0;
+    hv_info("guest %s: %s", vm->cfg.name, how);
+}
+
+struct vm *vm_create(const struct boot_module *m, const struct guest_config *config,
+                     const struct boot_module *const *mods, unsigned n_mods)
+{
+    const struct guest_config cfg = *config;
+    if (vm_find(cfg.name)) {
+        hv_error("guest %s: refused: a guest named %s already exists", cfg.name, cfg.name);
+        return NULL;
+    }
+    struct vm *vm = NULL;
+    for (int i = 0; i < VM_MAX && !vm; i++)
+        if (vms[i].state == VM_EMPTY)
+            vm = &vms[i];
+    if (!vm) {
+        hv_error("guest %s: refused: more than %d guests", cfg.name, VM_MAX);
+        return NULL;
+    }
+    memset(vm, 0, sizeof *vm);
+    vm->id = (int)(vm - vms);
+    vm->cfg = cfg;
+    vm->image = (const uint8_t *)m->start;
+    vm->image_len = m->end - m->start;
+    if (n_mods > VM_MODULES_MAX) {
+        hv_error("guest %s: refused: %u modules for it (at most %d)", cfg.name, n_mods, VM_MODULES_MAX);
+        vm->state = VM_EMPTY;
+        return NULL;
+    }
+    for (unsigned i = 0; i < n_mods; i++)
+        vm->mods[i] = mods[i];
+    vm->n_mods = n_mods;
+    vm->kind = cfg.kind != KIND_AUTO ? cfg.kind
+             : linux_is_bzimage(vm->image, vm->image_len) ? KIND_LINUX : KIND_MULTIBOOT;
+    const char *reason = load(vm);
+    if (reason) {
+        hv_error("guest %s: refused: %s", cfg.name, reason);
+        vm->state = VM_EMPTY;
+        return NULL;
+    }
+    vm->state = VM_STOPPED;
+    hv_info("guest %s: loaded (%s, %lu MiB RAM, %u module%s, %s%s%s)", cfg.name,
+            vm->kind == KIND_LINUX ? "Linux" : "Multiboot", cfg.mem >> 20, n_mods, n_mods == 1 ? "" : "s",
+            cfg.on_crash == ON_CRASH_RESTART ? "on_crash=restart" : "on_crash=stop",
+            cfg.cmdline[0] ? ", cmdline: " : "", cfg.cmdline);
+    run_loaded(vm, time_ns(), "started");
+    return vm;
+}
+
+int vm_start(struct vm *vm, const char **why)
+{
+    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED) {
+        *why = vm->state == VM_PAUSED ? "is paused (resume it, or reset it)" : "is already running";
+        return -1;
+    }
+    const char *reason = load(vm);
+    if (reason) {
+        *why = reason;
+        return -1;
+    }
+    run_loaded(vm, time_ns(), "started");
+    return 0;
+}
+
+int vm_stop(struct vm *vm, const char **why)
+{
+    if (vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
+        *why = "is not running";
+        return -1;
+    }
+    unload(vm);
+    vm->state = VM_STOPPED;
+    hv_info("guest %s: stopped", vm->cfg.name);
+    return 0;
+}
+
+int vm_pause(struct vm *vm, const char **why)
+{
+    if (vm->state != VM_RUNNING) {
+        *why = vm->state == VM_PAUSED ? "is already paused" : "is not running";
+        return -1;
+    }
+    vm->state = VM_PAUSED;
+    vm->paused_at_ns = time_ns();
+    hv_info("guest %s: paused", vm->cfg.name);
+    return 0;
+}
+
+int vm_resume(struct vm *vm, const char **why)
+{
+    if (vm->state != VM_PAUSED) {
+        *why = vm->state == VM_RUNNING ? "is not paused" : "is not running";
+        return -1;
+    }
+    vm->state = VM_RUNNING;
+    vm->paused_ns += time_ns() - vm->paused_at_ns;
+    hv_info("guest %s: resumed", vm->cfg.name);
+    return 0;
+}
+
+int vm_reset(struct vm *vm, const char **why)
+{
+    if (vm->state == VM_RUNNING || vm->state == VM_PAUSED)
+        unload(vm);
+    vm->state = VM_STOPPED;
+    const char *reason = load(vm);
+    if (reason) {
+        *why = reason;
+        return -1;
+    }
+    run_loaded(vm, time_ns(), "reset");
+    return 0;
+}
+
+/* Crash policy: stop, or reload from the module unless it crashed too often lately. */
+static void crashed(struct vm *vm)
+{
+    struct vcpu *v = &vm->vcpu;
+    uint64_t rip = vcpu_guest_rip(v);
+    if (vm->line_len)
+        vm_flush_line(vm);
+    uint64_t now = time_ns();
+    console_async_begin();
+    unsigned recent = 0;
+    for (unsigned i = 0; i < VM_RESTART_LIMIT; i++)
+        if (vm->restart_ns[i] && now - vm->restart_ns[i] < VM_RESTART_WINDOW_NS)
+            recent++;
+    bool restart = vm->cfg.on_crash == ON_CRASH_RESTART && recent < VM_RESTART_LIMIT;
+    if (restart)
+        hv_error("guest %s: crashed: %s at RIP=0x%lx; restarting (%u/%u)", vm->cfg.name,
+                 v->crash_reason, rip, recent + 1, VM_RESTART_LIMIT);
+    else if (vm->cfg.on_crash == ON_CRASH_RESTART)
+        hv_error("guest %s: crashed: %s at RIP=0x%lx; stopped (crash loop: %u restarts within %lu s)",
+                 vm->cfg.name, v->crash_reason, rip, recent, (unsigned long)(VM_RESTART_WINDOW_NS / 1000000000ull));
+    else
+        hv_error("guest %s: crashed: %s at RIP=0x%lx; stopped", vm->cfg.name, v->crash_reason, rip);
+    if (log_level >= LOG_ERROR)
+        vcpu_dump(v);
+    console_async_end();
+    vm->last_crash_rip = rip;
+    unload(vm);
+    vm->state = VM_CRASHED;
+    if (!restart)
+        return;
+    memmove(&vm->restart_ns[1], &vm->restart_ns[0], sizeof vm->restart_ns[0] * (VM_RESTART_LIMIT - 1));
+    vm->restart_ns[0] = now;
+    vm->restarts++;
+    const char *reason = load(vm);
+    if (reason) {
+        hv_error("guest %s: restart failed: %s", vm->cfg.name, reason);
+        return;
+    }
+    run_loaded(vm, now, "started");
+}
+
+/* The guest switched itself off, reset itself, or exited through the debug-exit port. */
+static void machine_event(struct vm *vm)
+{
+    int event = vm->machine_event;
+    unload(vm);
+    vm->state = VM_STOPPED;
+    if (event == VDEV_POWER_OFF) {
+        hv_info("guest %s: powered off", vm->cfg.name);
+    } else if (event == VDEV_EXIT) {
+        hv_info("guest %s: exited: status %u", vm->cfg.name, vm->exit_status);
+    } else {
+        const char *reason = load(vm);
+        if (reason) {
+            hv_error("guest %s: reboot failed: %s", vm->cfg.name, reason);
+            return;
+        }
+        run_loaded(vm, time_ns(), "rebooted");
+    }
+}
+
+void vm_after_run(struct vm *vm, enum exit_action action)
+{
+    if (action == EXIT_CRASH)
+        crashed(vm);
+    else if (action == EXIT_STOP && vm->machine_event >= 0)
+        machine_event(vm);
+}
+
+uint64_t vm_uptime_ns(const struct vm *vm)
+{
+    uint64_t now = time_ns(), paused = vm->paused_ns;
+    if (vm->state == VM_PAUSED)
+        paused += now - vm->paused_at_ns;
+    return now - vm->started_ns - paused;
+}

@@ -1,0 +1,111 @@
+/* A virtual machine: one guest with its configuration, RAM, EPT, vCPU and virtual devices,
+ * and its lifecycle (loaded, running, paused, stopped, crashed; restarts by policy). */
+#ifndef KERNEL_VM_H
+#define KERNEL_VM_H
+
+#include "kernel/vm/loader/config.h"
+#include "kernel/bootinfo.h"
+#include "kernel/vm/vdev/debugexit.h"
+#include "kernel/vm/vdev/fwcfg.h"
+#include "kernel/vm/vdev/vacpi.h"
+#include "kernel/vm/vdev/vdev.h"
+#include "kernel/vm/vdev/vioapic.h"
+#include "kernel/vm/vdev/vlapic.h"
+#include "kernel/vm/vdev/vpci.h"
+#include "kernel/vm/vdev/vpic.h"
+#include "kernel/vm/vdev/vpit.h"
+#include "kernel/vm/vdev/vrtc.h"
+#include "kernel/vm/vdev/vuart.h"
+#include "vmx/ept.h"
+#include "vmx/vcpu.h"
+
+#define VM_MAX            32
+#define VM_MODULES_MAX    8                         /* for=NAME modules per guest */
+#define VM_LINE_MAX       160
+#define VM_RESTART_LIMIT  5                         /* restarts allowed ... */
+#define VM_RESTART_WINDOW_NS (10ull * 1000000000ull) /* ... within this window */
+
+enum vm_state { VM_EMPTY, VM_RUNNING, VM_PAUSED, VM_STOPPED, VM_CRASHED };
+
+struct vm {
+    enum vm_state state;
+    int id;
+    struct guest_config cfg;
+    const uint8_t *image;               /* the boot module (kept reserved), for (re)starts */
+    uint64_t image_len;
+    enum guest_kind kind;               /* KIND_MULTIBOOT or KIND_LINUX, from the image */
+    const struct boot_module *mods[VM_MODULES_MAX];  /* its for=NAME modules, in order */
+    unsigned n_mods;
+
+    struct guest_ram ram;               /* its RAM, in 2 MiB chunks the EPT maps */
+    struct ept ept;
+    struct vcpu vcpu;
+
+    struct vdev_env env;
+    struct vdev_bus bus;
+    struct vuart uart;
+    struct vpic pic;
+    struct vpit pit;
+    struct vrtc rtc;
+    struct vlapic lapic;
+    struct vioapic ioapic;
+    struct vpci pci;
+    struct vacpi acpi;
+    struct fwcfg fwcfg;
+    struct debugexit debugexit;
+    int machine_event;                  /* enum vdev_machine_event raised, or -1 */
+    uint32_t exit_status;               /* with VDEV_EXIT */
+
+    char line[VM_LINE_MAX];             /* guest console output being assembled */
+    unsigned line_len;
+    uint64_t console_dropped;           /* bytes dropped when the host console was full */
+
+    uint64_t started_ns;
+    uint64_t paused_ns;                 /* time spent paused since started_ns */
+    uint64_t paused_at_ns;              /* when the current pause began */
+    unsigned restarts;
+    uint64_t restart_ns[VM_RESTART_LIMIT + 1];
+    uint64_t irqs_injected[256];
+    uint64_t inject_timer_tsc;          /* host timer interrupt TSC before the last injection, or 0 */
+    uint64_t last_crash_rip;
+};
+
+extern struct vm vms[VM_MAX];
+
+/* Creates a guest from a boot module with its parsed options (its for=NAME modules in
+ * mods); refuses it ("hv: guest NAME: refused: WHY") if its name is taken, or its image or
+ * memory do not work out. Returns the VM or NULL. */
+struct vm *vm_create(const struct boot_module *module, const struct guest_config *cfg,
+                     const struct boot_module *const *mods, unsigned n_mods);
+/* Lifecycle; each prints its "hv: guest NAME: ..." line. Return 0, or -1 with why set. */
+int vm_start(struct vm *vm, const char **why);
+int vm_stop(struct vm *vm, const char **why);
+int vm_pause(struct vm *vm, const char **why);
+int vm_resume(struct vm *vm, const char **why);
+int vm_reset(struct vm *vm, const char **why);
+/* Runs vm's vCPU for at most slice_tsc TSC ticks: interrupt delivery, the vCPU's exits and
+ * the requests its devices answer (kernel/vm/run.c). Returns why the slice ended:
+ * EXIT_YIELD, EXIT_STOP (a machine event) or EXIT_CRASH. */
+enum exit_action vm_run_slice(struct vm *vm, uint64_t slice_tsc);
+/* The host's own work that ends a slice early (console input for the shell). */
+void vm_set_host_work(bool (*pending)(void));
+/* Handles the end of a run slice (crash, stop). */
+void vm_after_run(struct vm *vm, enum exit_action action);
+/* True if the VM's vCPU can run now (running and not halted, or woken by an interrupt). */
+bool vm_runnable(struct vm *vm);
+/* Earliest time (ns) one of its devices wants attention, UINT64_MAX if none. */
+uint64_t vm_next_event_ns(struct vm *vm);
+struct vm *vm_find(const char *name);
+/* Routes vm's console output raw to the user (NULL: back to "[NAME] " lines for all). */
+void vm_attach_console(struct vm *vm);
+const char *vm_state_name(const struct vm *vm);
+/* Time the guest has been running since it (re)started, pauses excluded. */
+uint64_t vm_uptime_ns(const struct vm *vm);
+/* Inside the VM layer (kernel/vm/vm_devices.c for kernel/vm/vm.c): a fresh set of devices for
+ * vm, and the end of its current console line. */
+void vm_devices_init(struct vm *vm);
+void vm_flush_line(struct vm *vm);
+/* RAM in use by the guest and the host's overhead for it (EPT tables, VMCS...), in bytes. */
+uint64_t vm_overhead_bytes(const struct vm *vm);
+
+#endif
