@@ -2,24 +2,7 @@
  * stack, points HOST_RSP there, loads the guest registers and launches or resumes; the
  * exit lands at vmx_exit (HOST_RIP) with that stack, saves the guest registers and returns. */
 
-#define HOST_RSP_FIELD 0x6C14
-/* struct guest_regs offsets */
-#define R_RAX 0
-#define R_RBX 8
-#define R_RCX 16
-#define R_RDX 24
-#define R_RSI 32
-#define R_RDI 40
-#define R_RBP 48
-#define R_R8  56
-#define R_R9  64
-#define R_R10 72
-#define R_R11 80
-#define R_R12 88
-#define R_R13 96
-#define R_R14 104
-#define R_R15 112
-#define R_CR2 120
+#include "vmx/guest_regs.h"
 
     .text
     .globl vmx_enter, vmx_exit
@@ -35,27 +18,27 @@ vmx_enter:
     pushq %rdi                      /* regs, found again at exit */
     movl %esi, %r12d                /* launched? */
 
-    movq $HOST_RSP_FIELD, %rax
+    movq $VMCS_HOST_RSP_ENCODING, %rax
     vmwrite %rsp, %rax
 
-    movq R_CR2(%rdi), %rax
+    movq GUEST_REGS_CR2(%rdi), %rax
     movq %rax, %cr2
-    movq R_RAX(%rdi), %rax
-    movq R_RBX(%rdi), %rbx
-    movq R_RCX(%rdi), %rcx
-    movq R_RDX(%rdi), %rdx
-    movq R_RSI(%rdi), %rsi
-    movq R_RBP(%rdi), %rbp
-    movq R_R8(%rdi), %r8
-    movq R_R9(%rdi), %r9
-    movq R_R10(%rdi), %r10
-    movq R_R11(%rdi), %r11
-    movq R_R13(%rdi), %r13
-    movq R_R14(%rdi), %r14
-    movq R_R15(%rdi), %r15
+    movq GUEST_REGS_RAX(%rdi), %rax
+    movq GUEST_REGS_RBX(%rdi), %rbx
+    movq GUEST_REGS_RCX(%rdi), %rcx
+    movq GUEST_REGS_RDX(%rdi), %rdx
+    movq GUEST_REGS_RSI(%rdi), %rsi
+    movq GUEST_REGS_RBP(%rdi), %rbp
+    movq GUEST_REGS_R8(%rdi), %r8
+    movq GUEST_REGS_R9(%rdi), %r9
+    movq GUEST_REGS_R10(%rdi), %r10
+    movq GUEST_REGS_R11(%rdi), %r11
+    movq GUEST_REGS_R13(%rdi), %r13
+    movq GUEST_REGS_R14(%rdi), %r14
+    movq GUEST_REGS_R15(%rdi), %r15
     testl %r12d, %r12d
-    movq R_R12(%rdi), %r12          /* mov leaves the flags alone */
-    movq R_RDI(%rdi), %rdi
+    movq GUEST_REGS_R12(%rdi), %r12          /* mov leaves the flags alone */
+    movq GUEST_REGS_RDI(%rdi), %rdi
     jnz 1f
     vmlaunch
     jmp entry_failed
@@ -72,24 +55,24 @@ vmx_exit:
     /* RSP = HOST_RSP: the regs pointer is on top. */
     pushq %rdi
     movq 8(%rsp), %rdi
-    movq %rax, R_RAX(%rdi)
-    movq %rbx, R_RBX(%rdi)
-    movq %rcx, R_RCX(%rdi)
-    movq %rdx, R_RDX(%rdi)
-    movq %rsi, R_RSI(%rdi)
-    movq %rbp, R_RBP(%rdi)
-    movq %r8, R_R8(%rdi)
-    movq %r9, R_R9(%rdi)
-    movq %r10, R_R10(%rdi)
-    movq %r11, R_R11(%rdi)
-    movq %r12, R_R12(%rdi)
-    movq %r13, R_R13(%rdi)
-    movq %r14, R_R14(%rdi)
-    movq %r15, R_R15(%rdi)
+    movq %rax, GUEST_REGS_RAX(%rdi)
+    movq %rbx, GUEST_REGS_RBX(%rdi)
+    movq %rcx, GUEST_REGS_RCX(%rdi)
+    movq %rdx, GUEST_REGS_RDX(%rdi)
+    movq %rsi, GUEST_REGS_RSI(%rdi)
+    movq %rbp, GUEST_REGS_RBP(%rdi)
+    movq %r8, GUEST_REGS_R8(%rdi)
+    movq %r9, GUEST_REGS_R9(%rdi)
+    movq %r10, GUEST_REGS_R10(%rdi)
+    movq %r11, GUEST_REGS_R11(%rdi)
+    movq %r12, GUEST_REGS_R12(%rdi)
+    movq %r13, GUEST_REGS_R13(%rdi)
+    movq %r14, GUEST_REGS_R14(%rdi)
+    movq %r15, GUEST_REGS_R15(%rdi)
     popq %rax                       /* the guest's RDI */
-    movq %rax, R_RDI(%rdi)
+    movq %rax, GUEST_REGS_RDI(%rdi)
     movq %cr2, %rax
-    movq %rax, R_CR2(%rdi)
+    movq %rax, GUEST_REGS_CR2(%rdi)
     popq %rdi
     xorl %eax, %eax                 /* VMX_OK */
 restore_host:

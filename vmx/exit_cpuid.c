@@ -37,6 +37,25 @@
 #define EDX_HTT       (1u << 28)
 #define EDX_TM        (1u << 29)
 #define EDX_PBE       (1u << 31)
+/* CPUID.(EAX=7,ECX=0):EBX */
+#define L7_EBX_TSC_ADJUST (1u << 1)
+#define L7_EBX_SGX        (1u << 2)
+#define L7_EBX_HLE        (1u << 4)
+#define L7_EBX_INVPCID    (1u << 10)
+#define L7_EBX_RTM        (1u << 11)
+#define L7_EBX_PQM        (1u << 12)
+#define L7_EBX_MPX        (1u << 14)
+#define L7_EBX_PQE        (1u << 15)
+#define L7_EBX_PT         (1u << 25)
+/* CPUID.(EAX=7,ECX=0):ECX */
+#define L7_ECX_WAITPKG    (1u << 5)
+#define L7_ECX_SGX_LC     (1u << 30)
+/* CPUID.(EAX=7,ECX=0):EDX */
+#define L7_EDX_IBRS_IBPB  (1u << 26)
+#define L7_EDX_STIBP      (1u << 27)
+#define L7_EDX_L1D_FLUSH  (1u << 28)
+#define L7_EDX_ARCH_CAPS  (1u << 29)
+#define L7_EDX_SSBD       (1u << 31)
 
 /* Pure: the guest's view of one leaf given the host's answer. */
 static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, struct cpuid_regs *r)
@@ -100,10 +119,11 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         break;
     case 7:
         if (subleaf == 0) {
-            r->ebx &= ~((1u << 1) | (1u << 2) | (1u << 4) | (1u << 10) | (1u << 11) | (1u << 12) |
-                        (1u << 14) | (1u << 15) | (1u << 25));  /* TSC_ADJUST SGX HLE INVPCID RTM PQM MPX PQE PT */
-            r->ecx &= ~((1u << 5) | (1u << 30));                 /* WAITPKG, SGX_LC */
-            r->edx &= ~((1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) | (1u << 31));
+            r->ebx &= ~(L7_EBX_TSC_ADJUST | L7_EBX_SGX | L7_EBX_HLE | L7_EBX_INVPCID | L7_EBX_RTM |
+                        L7_EBX_PQM | L7_EBX_MPX | L7_EBX_PQE | L7_EBX_PT);
+            r->ecx &= ~(L7_ECX_WAITPKG | L7_ECX_SGX_LC);
+            /* speculation controls and their MSRs are not emulated */
+            r->edx &= ~(L7_EDX_IBRS_IBPB | L7_EDX_STIBP | L7_EDX_L1D_FLUSH | L7_EDX_ARCH_CAPS | L7_EDX_SSBD);
         } else {
             r->eax = r->ebx = r->ecx = r->edx = 0;
         }

@@ -158,7 +158,7 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline)
         vcpu->exit_qual = vmcs_readnat(EXIT_QUALIFICATION);
         vcpu->rip = vmcs_readnat(GUEST_RIP);
         vcpu->exits_total++;
-        vcpu->exits[(vcpu->exit_reason & 0xFFFF) < VCPU_STAT_REASONS ? vcpu->exit_reason & 0xFFFF : 0]++;
+        vcpu->exits[(vcpu->exit_reason & 0xFFFF) < EXIT_REASON_MAX ? vcpu->exit_reason & 0xFFFF : 0]++;
         requeue_vectoring_event(vcpu);
         action = exit_dispatch(vcpu);
         if (vcpu->trace_on && action != EXIT_REQUEST)   /* a request is traced once complete */

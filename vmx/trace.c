@@ -30,11 +30,11 @@ int trace_reason_lookup(const char *name)
     return -1;
 }
 
-void trace_set(struct vcpu *vcpu, bool on, const uint64_t mask[2])
+void trace_set(struct vcpu *vcpu, bool on, const uint64_t mask[VCPU_TRACE_WORDS])
 {
     vcpu->trace_on = on;
-    vcpu->trace_mask[0] = mask[0];
-    vcpu->trace_mask[1] = mask[1];
+    for (unsigned i = 0; i < VCPU_TRACE_WORDS; i++)
+        vcpu->trace_mask[i] = mask[i];
     vcpu->trace_window_ns = 0;
     vcpu->trace_lines = 0;
     vcpu->trace_suppressed = 0;
@@ -89,7 +89,7 @@ static void describe(struct vcpu *vcpu, char *buf, size_t size)
 void trace_exit(struct vcpu *vcpu, const char *name, enum exit_action action)
 {
     uint32_t reason = vcpu->exit_reason & 0xFFFF;
-    if (reason >= 128 || !(vcpu->trace_mask[reason / 64] & (1ull << (reason % 64))))
+    if (reason >= EXIT_REASON_MAX || !(vcpu->trace_mask[reason / 64] & (1ull << (reason % 64))))
         return;
     uint64_t now = time_ns();
     if (now - vcpu->trace_window_ns >= 1000000000ull) {

@@ -9,7 +9,7 @@
 #define TRACE_LINES_PER_SEC 20
 
 /* Turns tracing of vcpu on (for the reasons in mask, all if mask is all ones) or off. */
-void trace_set(struct vcpu *vcpu, bool on, const uint64_t mask[2]);
+void trace_set(struct vcpu *vcpu, bool on, const uint64_t mask[VCPU_TRACE_WORDS]);
 /* Called by the run loop after each handled exit of a traced vCPU. */
 void trace_exit(struct vcpu *vcpu, const char *name, enum exit_action action);
 /* Looks up an exit reason by its SDM name ("CPUID", "IO_INSTRUCTION", "io_instruction",

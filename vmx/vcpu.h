@@ -6,15 +6,36 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "vmx/vmx.h"
+#include "vmx/guest_regs.h"
 #include "vmx/guest_mem.h"
 #include "vmx/decode.h"
 
-/* Saved by vmx/entry.S on every exit; the order is the assembly's (offsets in entry.S). */
+/* Saved by vmx/entry.S on every exit, at the offsets of vmx/guest_regs.h. */
 struct guest_regs {
     uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
     uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
     uint64_t cr2;
 };
+#define GUEST_REGS_CHECK(field, off) \
+    _Static_assert(__builtin_offsetof(struct guest_regs, field) == (off), "entry.S offset of " #field)
+GUEST_REGS_CHECK(rax, GUEST_REGS_RAX);
+GUEST_REGS_CHECK(rbx, GUEST_REGS_RBX);
+GUEST_REGS_CHECK(rcx, GUEST_REGS_RCX);
+GUEST_REGS_CHECK(rdx, GUEST_REGS_RDX);
+GUEST_REGS_CHECK(rsi, GUEST_REGS_RSI);
+GUEST_REGS_CHECK(rdi, GUEST_REGS_RDI);
+GUEST_REGS_CHECK(rbp, GUEST_REGS_RBP);
+GUEST_REGS_CHECK(r8, GUEST_REGS_R8);
+GUEST_REGS_CHECK(r9, GUEST_REGS_R9);
+GUEST_REGS_CHECK(r10, GUEST_REGS_R10);
+GUEST_REGS_CHECK(r11, GUEST_REGS_R11);
+GUEST_REGS_CHECK(r12, GUEST_REGS_R12);
+GUEST_REGS_CHECK(r13, GUEST_REGS_R13);
+GUEST_REGS_CHECK(r14, GUEST_REGS_R14);
+GUEST_REGS_CHECK(r15, GUEST_REGS_R15);
+GUEST_REGS_CHECK(cr2, GUEST_REGS_CR2);
+_Static_assert(sizeof(struct guest_regs) == GUEST_REGS_SIZE, "entry.S size of struct guest_regs");
+#undef GUEST_REGS_CHECK
 
 /* What an exit handler tells the run loop, and what vcpu_run() tells the VM layer. */
 enum exit_action {
@@ -70,7 +91,9 @@ struct vcpu_req {
 /* MSRs that guest code uses without exits and the host must switch between vCPUs. */
 enum { SWAP_STAR, SWAP_LSTAR, SWAP_CSTAR, SWAP_SFMASK, SWAP_KERNEL_GS_BASE, SWAP_MSR_COUNT };
 
-#define VCPU_STAT_REASONS 66
+
+/* Words of a bit set with one bit per exit reason. */
+#define VCPU_TRACE_WORDS ((EXIT_REASON_MAX + 63) / 64)
 
 struct vcpu {
     struct guest_regs regs;
@@ -111,11 +134,11 @@ struct vcpu {
     struct mmio_insn mmio_insn;             /* the decoded instruction of an MMIO request */
 
     bool trace_on;                          /* shell: trace NAME on */
-    uint64_t trace_mask[2];                 /* exit reasons traced */
+    uint64_t trace_mask[VCPU_TRACE_WORDS];  /* exit reasons traced, one bit each */
     uint64_t trace_window_ns, trace_lines, trace_suppressed;
     const char *name;                       /* the guest's name, for traces */
 
-    uint64_t exits[VCPU_STAT_REASONS];      /* per basic exit reason */
+    uint64_t exits[EXIT_REASON_MAX];        /* per basic exit reason */
     uint64_t exits_total;
     uint64_t run_tsc;                       /* TSC spent in the guest and its exits */
 };

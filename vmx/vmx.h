@@ -15,8 +15,15 @@ enum exit_reason {
 #define REASON(n, name, str) EXIT_REASON_##name = n,
 #include "vmx/exit_reasons.def"
 #undef REASON
-    EXIT_REASON_MAX = 65,
 };
+/* One more than the largest basic exit reason of the table, derived from it: the size of a
+ * union is its largest member's. The bound of every array indexed by exit reason. */
+union exit_reason_bound {
+#define REASON(n, name, str) char name[(n) + 1];
+#include "vmx/exit_reasons.def"
+#undef REASON
+};
+#define EXIT_REASON_MAX ((unsigned)sizeof(union exit_reason_bound))
 const char *exit_reason_name(uint32_t reason);
 /* The VM-instruction error's description (SDM 31.4), "unknown error N" otherwise. */
 const char *vmx_error_name(uint32_t error);

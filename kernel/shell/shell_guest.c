@@ -12,7 +12,6 @@
 
 #define CTRL_RIGHT_BRACKET 0x1D
 
-static struct vm *attached;             /* the guest whose console the user is attached to */
 static uint64_t attach_dropped;
 
 /* The guest named by argv[1], or NULL after printing the error line. */
@@ -139,23 +138,24 @@ int cmd_reset(int argc, char **argv) { return transition(argc, argv, vm_reset); 
 
 void shell_console_check(void)
 {
+    struct vm *attached = vm_console_owner();
     if (!attached || attached->state == VM_RUNNING || attached->state == VM_PAUSED)
         return;
     kprintf("\n");
     hv_info("console: detached from %s (it is %s)", attached->cfg.name, vm_state_name(attached));
     vm_attach_console(NULL);
-    attached = NULL;
     shell_set_input_hook(NULL);
 }
 
-/* While attached: keystrokes go to the guest's UART; Ctrl-] comes back to the shell. */
+/* While attached (the VM layer's console owner, vm_console_owner()): keystrokes go to the
+ * guest's UART; Ctrl-] comes back to the shell. */
 static bool console_input(uint8_t byte)
 {
+    struct vm *attached = vm_console_owner();
     if (byte == CTRL_RIGHT_BRACKET) {
         kprintf("\n");
         hv_info("console: detached from %s", attached->cfg.name);
         vm_attach_console(NULL);
-        attached = NULL;
         return false;
     }
     if (attached->state == VM_RUNNING || attached->state == VM_PAUSED) {
@@ -172,6 +172,7 @@ static uint64_t full_since_ns;
 
 static bool console_ready(void)
 {
+    struct vm *attached = vm_console_owner();
     if (attached->state != VM_RUNNING || vuart_can_receive(&attached->uart)) {
         full_since_ns = 0;
         return true;
@@ -189,7 +190,6 @@ int cmd_console(int argc, char **argv)
         return -1;
     if (vm->state != VM_RUNNING && vm->state != VM_PAUSED)
         return shell_error("guest %s is not running", vm->cfg.name);
-    attached = vm;
     hv_info("console: attached to %s; Ctrl-] detaches", vm->cfg.name);
     vm_attach_console(vm);
     shell_set_input_hook(console_input);
@@ -204,7 +204,7 @@ static void print_stats(struct vm *vm, uint64_t total_tsc)
     uint64_t share10 = total_tsc ? v->run_tsc * 1000 / total_tsc : 0;
     kprintf("guest %s: %lu exits, CPU share %lu.%lu%% of guest time, %lu console bytes dropped\n",
             vm->cfg.name, v->exits_total, share10 / 10, share10 % 10, vm->console_dropped);
-    for (unsigned r = 0; r < VCPU_STAT_REASONS; r++)
+    for (unsigned r = 0; r < EXIT_REASON_MAX; r++)
         if (v->exits[r])
             kprintf("  exit %-32s %12lu\n", exit_reason_name(r), v->exits[r]);
     for (unsigned vec = 0; vec < 256; vec++)
@@ -244,10 +244,9 @@ int cmd_trace(int argc, char **argv)
     if (argc < 3 || (strcmp(argv[2], "on") != 0 && strcmp(argv[2], "off") != 0))
         return shell_error("usage: trace NAME on|off [REASON...]");
     bool on = strcmp(argv[2], "on") == 0;
-    uint64_t mask[2] = { 0, 0 };
-    if (argc == 3) {
-        mask[0] = mask[1] = ~0ull;
-    } else {
+    uint64_t mask[VCPU_TRACE_WORDS];
+    memset(mask, argc == 3 ? 0xFF : 0, sizeof mask);   /* no reasons named: all of them */
+    if (argc > 3) {
         for (int i = 3; i < argc; i++) {
             int r = trace_reason_lookup(argv[i]);
             if (r < 0)

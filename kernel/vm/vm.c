@@ -163,10 +163,11 @@ static const char *load(struct vm *vm)
     }
     vm_devices_init(vm);
     /* A fresh vCPU, but tracing and statistics carry over a restart. */
-    static uint64_t exits[VCPU_STAT_REASONS];   /* too big for the stack; one load at a time */
+    static uint64_t exits[EXIT_REASON_MAX];   /* too big for the stack; one load at a time */
     struct vcpu *v = &vm->vcpu;
     bool trace_on = v->trace_on;
-    uint64_t trace_mask[2] = { v->trace_mask[0], v->trace_mask[1] };
+    uint64_t trace_mask[VCPU_TRACE_WORDS];
+    memcpy(trace_mask, v->trace_mask, sizeof trace_mask);
     uint64_t exits_total = v->exits_total, run_tsc = v->run_tsc;
     memcpy(exits, v->exits, sizeof exits);
     memset(v, 0, sizeof *v);
@@ -174,8 +175,7 @@ static const char *load(struct vm *vm)
     v->ram = &vm->ram;
     v->cpuid_apic = vlapic_hw_enabled(&vm->lapic);
     v->trace_on = trace_on;
-    v->trace_mask[0] = trace_mask[0];
-    v->trace_mask[1] = trace_mask[1];
+    memcpy(v->trace_mask, trace_mask, sizeof trace_mask);
     memcpy(v->exits, exits, sizeof exits);
     v->exits_total = exits_total;
     v->run_tsc = run_tsc;

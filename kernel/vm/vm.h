@@ -98,6 +98,8 @@ uint64_t vm_next_event_ns(struct vm *vm);
 struct vm *vm_find(const char *name);
 /* Routes vm's console output raw to the user (NULL: back to "[NAME] " lines for all). */
 void vm_attach_console(struct vm *vm);
+/* The guest whose console is attached (its output raw, the user's keystrokes to it), or NULL. */
+struct vm *vm_console_owner(void);
 const char *vm_state_name(const struct vm *vm);
 /* Time the guest has been running since it (re)started, pauses excluded. */
 uint64_t vm_uptime_ns(const struct vm *vm);

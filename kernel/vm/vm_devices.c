@@ -64,6 +64,11 @@ void vm_attach_console(struct vm *vm)
     console_owner = vm;
 }
 
+struct vm *vm_console_owner(void)
+{
+    return console_owner;
+}
+
 void vm_flush_line(struct vm *vm)
 {
     if (console_owner) {
