@@ -7,23 +7,8 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/debugexit.c"
+#include "fake_env.h"
 
-/* Fake VM: records every machine event. */
-struct fake_vm {
-    unsigned calls;
-    enum vdev_machine_event event;
-    uint32_t status;
-};
-
-static void fake_machine(void *ctx, enum vdev_machine_event event, uint32_t status)
-{
-    struct fake_vm *vm = ctx;
-    vm->calls++;
-    vm->event = event;
-    vm->status = status;
-}
-
-static struct fake_vm vm;
 static struct vdev_env env;
 static struct vdev_bus bus;
 static struct debugexit dx;
@@ -31,8 +16,7 @@ static struct debugexit dx;
 static int setup(void **state)
 {
     (void)state;
-    memset(&vm, 0, sizeof(vm));
-    env = (struct vdev_env){.ctx = &vm, .machine = fake_machine};
+    fake_env_init(&env);
     vdev_bus_init(&bus);
     debugexit_init(&dx, &env);
     assert_int_equal(debugexit_attach(&dx, &bus), 0);
@@ -42,13 +26,13 @@ static int setup(void **state)
 /* One write of size bytes at port; returns the status the VM was told. */
 static uint32_t exit_with(uint16_t port, unsigned size, uint32_t value)
 {
-    unsigned before = vm.calls;
+    unsigned before = fake_machine_count();
     vdev_io_out(&bus, port, size, value);
-    assert_int_equal(vm.calls, before + 1);
-    assert_int_equal(vm.event, VDEV_EXIT);
+    assert_int_equal(fake_machine_count(), before + 1);
+    assert_int_equal(fake_last_event(), VDEV_EXIT);
     assert_true(dx.exited);
-    assert_int_equal(dx.status, vm.status);
-    return vm.status;
+    assert_int_equal(dx.status, fake_last_status());
+    return fake_last_status();
 }
 
 static void test_status_is_value_shifted_or_one(void **state)
@@ -81,7 +65,7 @@ static void test_reads_zero_without_exit(void **state)
     assert_int_equal(vdev_io_in(&bus, 0xF4, 2), 0);
     assert_int_equal(vdev_io_in(&bus, 0xF4, 4), 0);
     assert_int_equal(vdev_io_in(&bus, 0xF7, 1), 0);
-    assert_int_equal(vm.calls, 0);
+    assert_int_equal(fake_machine_count(), 0);
     assert_false(dx.exited);
 }
 
@@ -94,7 +78,7 @@ static void test_ports(void **state)
     assert_null(vdev_io_name(&bus, 0xF8));
     vdev_io_out(&bus, 0xF3, 1, 0);
     vdev_io_out(&bus, 0xF8, 1, 0);
-    assert_int_equal(vm.calls, 0);
+    assert_int_equal(fake_machine_count(), 0);
     assert_int_equal(debugexit_attach(&dx, &bus), -1);
 }
 
@@ -109,7 +93,7 @@ static void test_without_hook(void **state)
     debugexit_init(&dx, NULL);
     vdev_io_out(&bus, 0xF4, 1, 0x31);
     assert_int_equal(dx.status, 0x63);
-    assert_int_equal(vm.calls, 0);
+    assert_int_equal(fake_machine_count(), 0);
 }
 
 int main(void)

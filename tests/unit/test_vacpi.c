@@ -7,36 +7,8 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vacpi.c"
+#include "fake_env.h"
 
-/* Fake VM: a settable clock, the SCI line's level, and the machine events raised. */
-struct fake_vm {
-    uint64_t now;
-    bool irq[16];
-    unsigned irq_calls;
-    unsigned events;
-    enum vdev_machine_event last_event;
-    uint32_t last_status;
-};
-
-static uint64_t fake_now(void *ctx) { return ((struct fake_vm *)ctx)->now; }
-
-static void fake_set_irq(void *ctx, unsigned irq, bool level)
-{
-    struct fake_vm *vm = ctx;
-    assert_true(irq < 16);
-    vm->irq[irq] = level;
-    vm->irq_calls++;
-}
-
-static void fake_machine(void *ctx, enum vdev_machine_event event, uint32_t status)
-{
-    struct fake_vm *vm = ctx;
-    vm->events++;
-    vm->last_event = event;
-    vm->last_status = status;
-}
-
-static struct fake_vm vm;
 static struct vdev_env env;
 static struct vdev_bus bus;
 static struct vacpi acpi;
@@ -47,9 +19,7 @@ static void out(uint16_t port, unsigned size, uint32_t v) { vdev_io_out(&bus, po
 static int setup(void **state)
 {
     (void)state;
-    memset(&vm, 0, sizeof(vm));
-    env = (struct vdev_env){.ctx = &vm, .now_ns = fake_now, .set_irq = fake_set_irq,
-                            .machine = fake_machine};
+    fake_env_init(&env);
     vdev_bus_init(&bus);
     vacpi_init(&acpi, &env);
     assert_int_equal(vacpi_attach(&acpi, &bus), 0);
@@ -84,7 +54,7 @@ static void test_sci_en_reads_one(void **state)
     assert_int_equal(in(CNT, 2) & 1, 1);
     out(CNT, 2, SLP(3) | 0x0002);                        /* SLP_TYP and BM_RLD read back */
     assert_int_equal(in(CNT, 2), SLP(3) | 0x0003);
-    assert_int_equal(vm.events, 0);
+    assert_int_equal(fake_machine_count(), 0);
 }
 
 static void test_s5_powers_off_once(void **state)
@@ -92,11 +62,11 @@ static void test_s5_powers_off_once(void **state)
     (void)state;
     /* ACPICA's order: SLP_TYP first, then the same value with SLP_EN. */
     out(CNT, 2, 0x0001 | SLP(ACPI_SLP_TYP_S5));
-    assert_int_equal(vm.events, 0);
+    assert_int_equal(fake_machine_count(), 0);
     out(CNT, 2, 0x0001 | SLP(ACPI_SLP_TYP_S5) | SLP_EN);
-    assert_int_equal(vm.events, 1);
-    assert_int_equal(vm.last_event, VDEV_POWER_OFF);
-    assert_int_equal(vm.last_status, 0);
+    assert_int_equal(fake_machine_count(), 1);
+    assert_int_equal(fake_last_event(), VDEV_POWER_OFF);
+    assert_int_equal(fake_last_status(), 0);
     assert_int_equal(in(CNT, 2), 0x0001 | SLP(ACPI_SLP_TYP_S5));   /* SLP_EN is write-only */
 }
 
@@ -104,10 +74,10 @@ static void test_s5_by_byte_write(void **state)
 {
     (void)state;
     out(CNT + 1, 1, (SLP(ACPI_SLP_TYP_S5) | SLP_EN) >> 8);
-    assert_int_equal(vm.events, 1);
-    assert_int_equal(vm.last_event, VDEV_POWER_OFF);
+    assert_int_equal(fake_machine_count(), 1);
+    assert_int_equal(fake_last_event(), VDEV_POWER_OFF);
     out(CNT, 1, 0x00);                                   /* the low byte carries no SLP_EN */
-    assert_int_equal(vm.events, 1);
+    assert_int_equal(fake_machine_count(), 1);
 }
 
 static void test_other_sleep_types_are_ignored(void **state)
@@ -116,7 +86,7 @@ static void test_other_sleep_types_are_ignored(void **state)
     for (unsigned typ = 0; typ < 8; typ++)
         if (typ != ACPI_SLP_TYP_S5)
             out(CNT, 2, SLP(typ) | SLP_EN);
-    assert_int_equal(vm.events, 0);
+    assert_int_equal(fake_machine_count(), 0);
 }
 
 static void test_s5_without_machine_hook(void **state)
@@ -124,7 +94,7 @@ static void test_s5_without_machine_hook(void **state)
     (void)state;
     env.machine = NULL;
     out(CNT, 2, SLP(ACPI_SLP_TYP_S5) | SLP_EN);          /* nothing to call: no crash */
-    assert_int_equal(vm.events, 0);
+    assert_int_equal(fake_machine_count(), 0);
 }
 
 /* ---- PM timer. */
@@ -133,15 +103,15 @@ static void test_pm_timer_counts_3_579545_mhz(void **state)
 {
     (void)state;
     assert_int_equal(in(TMR, 4), 0);
-    vm.now = 1000000;                                    /* 1 ms */
+    fake_set_ns(1000000);                                /* 1 ms */
     assert_int_equal(in(TMR, 4), 3579);
-    vm.now = 1000000000;                                 /* 1 s */
+    fake_set_ns(1000000000);                             /* 1 s */
     assert_int_equal(in(TMR, 4), 3579545);
     /* From any instant, 1 ms later the count is 3579 or 3580 higher. */
     for (uint64_t t = 7123456789ull; t < 7123456789ull + 50 * 1000000ull; t += 333333) {
-        vm.now = t;
+        fake_set_ns(t);
         uint32_t a = in(TMR, 4);
-        vm.now = t + 1000000;
+        fake_set_ns(t + 1000000);
         uint32_t d = (in(TMR, 4) - a) & 0xFFFFFF;
         assert_true(d == 3579 || d == 3580);
     }
@@ -150,10 +120,10 @@ static void test_pm_timer_counts_3_579545_mhz(void **state)
 static void test_pm_timer_wraps_at_24_bits(void **state)
 {
     (void)state;
-    vm.now = 4680000000ull;                              /* 16752270 ticks */
+    fake_set_ns(4680000000ull);                          /* 16752270 ticks */
     uint32_t before = in(TMR, 4);
     assert_int_equal(before, 16752270);
-    vm.now = 4690000000ull;                              /* 16788066 ticks: past 2^24 */
+    fake_set_ns(4690000000ull);                          /* 16788066 ticks: past 2^24 */
     uint32_t after = in(TMR, 4);
     assert_int_equal(after, 16788066 - (1u << 24));
     assert_true(after < before);
@@ -168,7 +138,7 @@ static void test_pm_timer_exact_for_large_times(void **state)
         (1ull << 63) + 987654321ull, UINT64_MAX - 1, UINT64_MAX,
     };
     for (unsigned i = 0; i < sizeof times / sizeof times[0]; i++) {
-        vm.now = times[i];
+        fake_set_ns(times[i]);
         unsigned __int128 want = (unsigned __int128)times[i] * 3579545u / 1000000000u;
         assert_int_equal(vacpi_pm_timer(&acpi), (uint32_t)(want & 0xFFFFFF));
         assert_int_equal(in(TMR, 4), (uint32_t)(want & 0xFFFFFF));
@@ -178,7 +148,7 @@ static void test_pm_timer_exact_for_large_times(void **state)
 static void test_pm_timer_access_widths(void **state)
 {
     (void)state;
-    vm.now = 3210987654ull;
+    fake_set_ns(3210987654ull);
     uint32_t t = in(TMR, 4);
     assert_int_equal(t >> 24, 0);                        /* TMR_VAL_EXT = 0: 24 bits */
     assert_int_equal(t, vacpi_pm_timer(&acpi));
@@ -222,19 +192,19 @@ static void test_power_button_raises_sci(void **state)
 {
     (void)state;
     vacpi_power_button(&acpi);                           /* not enabled: no SCI */
-    assert_false(vm.irq[ACPI_SCI_IRQ]);
-    assert_int_equal(vm.irq_calls, 0);
+    assert_false(fake_irq_level(ACPI_SCI_IRQ));
+    assert_int_equal(fake_irq_calls(), 0);
     out(EN, 2, VACPI_PM1_PWRBTN);                        /* enabling with status set: SCI */
-    assert_true(vm.irq[ACPI_SCI_IRQ]);
+    assert_true(fake_irq_level(ACPI_SCI_IRQ));
     out(STS, 2, VACPI_PM1_PWRBTN);                       /* the handler clears the status */
-    assert_false(vm.irq[ACPI_SCI_IRQ]);
+    assert_false(fake_irq_level(ACPI_SCI_IRQ));
     vacpi_power_button(&acpi);
-    assert_true(vm.irq[ACPI_SCI_IRQ]);
+    assert_true(fake_irq_level(ACPI_SCI_IRQ));
     vacpi_power_button(&acpi);                           /* already high: no new call */
-    assert_int_equal(vm.irq_calls, 3);
+    assert_int_equal(fake_irq_calls(), 3);
     out(EN, 2, 0);
-    assert_false(vm.irq[ACPI_SCI_IRQ]);
-    assert_int_equal(vm.events, 0);                      /* a button press is not a power-off */
+    assert_false(fake_irq_level(ACPI_SCI_IRQ));
+    assert_int_equal(fake_machine_count(), 0);           /* a button press is not a power-off */
 }
 
 static void test_reset(void **state)
@@ -243,9 +213,9 @@ static void test_reset(void **state)
     out(EN, 2, VACPI_PM1_PWRBTN);
     out(CNT, 2, SLP(2));
     vacpi_power_button(&acpi);
-    assert_true(vm.irq[ACPI_SCI_IRQ]);
+    assert_true(fake_irq_level(ACPI_SCI_IRQ));
     vacpi_reset(&acpi);
-    assert_false(vm.irq[ACPI_SCI_IRQ]);
+    assert_false(fake_irq_level(ACPI_SCI_IRQ));
     assert_int_equal(in(STS, 4), 0);
     assert_int_equal(in(CNT, 2), 0x0001);
 }

@@ -7,25 +7,8 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vioapic.c"
+#include "fake_env.h"
 
-/* Fake LAPIC: records every message the IOAPIC sends. */
-#define MAX_SENT 32
-struct fake_vm {
-    unsigned n;
-    uint8_t vector[MAX_SENT];
-    bool level[MAX_SENT];
-};
-
-static void fake_lapic_irq(void *ctx, uint8_t vector, bool level_triggered)
-{
-    struct fake_vm *vm = ctx;
-    assert_true(vm->n < MAX_SENT);
-    vm->vector[vm->n] = vector;
-    vm->level[vm->n] = level_triggered;
-    vm->n++;
-}
-
-static struct fake_vm vm;
 static struct vdev_env env;
 static struct vdev_bus bus;
 static struct vioapic io;
@@ -67,8 +50,7 @@ static uint32_t rte_read(unsigned pin)
 static int setup(void **state)
 {
     (void)state;
-    memset(&vm, 0, sizeof(vm));
-    env = (struct vdev_env){.ctx = &vm, .lapic_irq = fake_lapic_irq};
+    fake_env_init(&env);
     vdev_bus_init(&bus);
     vioapic_init(&io, &env, 1);
     assert_int_equal(vioapic_attach(&io, &bus), 0);
@@ -145,25 +127,25 @@ static void test_edge_delivers_once_per_rising_edge(void **state)
     (void)state;
     rte_write(3, 0x33);
     vioapic_set_irq(&io, 3, true);
-    assert_int_equal(vm.n, 1);
-    assert_int_equal(vm.vector[0], 0x33);
-    assert_false(vm.level[0]);
+    assert_int_equal(fake_lapic_count(), 1);
+    assert_int_equal(fake_lapic_vector(0), 0x33);
+    assert_false(fake_lapic_level(0));
     vioapic_set_irq(&io, 3, true); /* still high: no new edge */
-    assert_int_equal(vm.n, 1);
+    assert_int_equal(fake_lapic_count(), 1);
     vioapic_set_irq(&io, 3, false);
-    assert_int_equal(vm.n, 1);
+    assert_int_equal(fake_lapic_count(), 1);
     vioapic_set_irq(&io, 3, true);
-    assert_int_equal(vm.n, 2);
+    assert_int_equal(fake_lapic_count(), 2);
     vioapic_set_irq(&io, 3, false);
     pulse(3);
-    assert_int_equal(vm.n, 3);
+    assert_int_equal(fake_lapic_count(), 3);
     /* No remote IRR on edge pins, and EOI of their vector does nothing. */
     assert_int_equal(rte_read(3) & REMOTE_IRR, 0);
     vioapic_eoi(&io, 0x33);
-    assert_int_equal(vm.n, 3);
+    assert_int_equal(fake_lapic_count(), 3);
     /* Pins out of range are ignored. */
     vioapic_set_irq(&io, VIOAPIC_PINS, true);
-    assert_int_equal(vm.n, 3);
+    assert_int_equal(fake_lapic_count(), 3);
 }
 
 static void test_masked_edge_is_lost(void **state)
@@ -172,13 +154,13 @@ static void test_masked_edge_is_lost(void **state)
     rte_write(4, MASKED | 0x34);
     pulse(4);
     vioapic_set_irq(&io, 4, true);
-    assert_int_equal(vm.n, 0);
+    assert_int_equal(fake_lapic_count(), 0);
     rte_write(4, 0x34); /* unmasked while the line is high: still nothing */
-    assert_int_equal(vm.n, 0);
+    assert_int_equal(fake_lapic_count(), 0);
     vioapic_set_irq(&io, 4, false);
     vioapic_set_irq(&io, 4, true);
-    assert_int_equal(vm.n, 1);
-    assert_int_equal(vm.vector[0], 0x34);
+    assert_int_equal(fake_lapic_count(), 1);
+    assert_int_equal(fake_lapic_vector(0), 0x34);
 }
 
 static void test_level_remote_irr_and_eoi(void **state)
@@ -186,29 +168,29 @@ static void test_level_remote_irr_and_eoi(void **state)
     (void)state;
     rte_write(9, LEVEL | 0x49);
     vioapic_set_irq(&io, 9, true);
-    assert_int_equal(vm.n, 1);
-    assert_int_equal(vm.vector[0], 0x49);
-    assert_true(vm.level[0]);
+    assert_int_equal(fake_lapic_count(), 1);
+    assert_int_equal(fake_lapic_vector(0), 0x49);
+    assert_true(fake_lapic_level(0));
     assert_int_equal(rte_read(9), LEVEL | REMOTE_IRR | 0x49);
     /* Remote IRR holds further deliveries, and the guest cannot clear it by writing. */
     vioapic_set_irq(&io, 9, false);
     vioapic_set_irq(&io, 9, true);
     rte_write(9, LEVEL | 0x49);
-    assert_int_equal(vm.n, 1);
+    assert_int_equal(fake_lapic_count(), 1);
     assert_int_equal(rte_read(9), LEVEL | REMOTE_IRR | 0x49);
     /* EOI of another vector does nothing; of ours re-delivers while the line is high. */
     vioapic_eoi(&io, 0x48);
-    assert_int_equal(vm.n, 1);
+    assert_int_equal(fake_lapic_count(), 1);
     vioapic_eoi(&io, 0x49);
-    assert_int_equal(vm.n, 2);
+    assert_int_equal(fake_lapic_count(), 2);
     assert_int_equal(rte_read(9), LEVEL | REMOTE_IRR | 0x49);
     /* The device lowers its line, then the handler EOIs: nothing more. */
     vioapic_set_irq(&io, 9, false);
     vioapic_eoi(&io, 0x49);
-    assert_int_equal(vm.n, 2);
+    assert_int_equal(fake_lapic_count(), 2);
     assert_int_equal(rte_read(9), LEVEL | 0x49);
     vioapic_set_irq(&io, 9, true);
-    assert_int_equal(vm.n, 3);
+    assert_int_equal(fake_lapic_count(), 3);
 }
 
 static void test_level_unmask_delivers_and_mask_holds(void **state)
@@ -216,23 +198,23 @@ static void test_level_unmask_delivers_and_mask_holds(void **state)
     (void)state;
     rte_write(10, MASKED | LEVEL | 0x4A);
     vioapic_set_irq(&io, 10, true);
-    assert_int_equal(vm.n, 0);
+    assert_int_equal(fake_lapic_count(), 0);
     rte_write(10, LEVEL | 0x4A); /* unmask with the line high */
-    assert_int_equal(vm.n, 1);
-    assert_true(vm.level[0]);
+    assert_int_equal(fake_lapic_count(), 1);
+    assert_true(fake_lapic_level(0));
     /* Masked during service: the EOI clears remote IRR but delivers nothing. */
     rte_write(10, MASKED | LEVEL | 0x4A);
     vioapic_eoi(&io, 0x4A);
-    assert_int_equal(vm.n, 1);
+    assert_int_equal(fake_lapic_count(), 1);
     assert_int_equal(rte_read(10) & REMOTE_IRR, 0);
     rte_write(10, LEVEL | 0x4A);
-    assert_int_equal(vm.n, 2);
+    assert_int_equal(fake_lapic_count(), 2);
     /* Switching to edge clears remote IRR (Linux's trick without an EOI register). */
     rte_write(10, MASKED | 0x4A);
     assert_int_equal(rte_read(10), MASKED | 0x4A);
     /* Edge -> level with the line high delivers at once. */
     rte_write(10, LEVEL | 0x4A);
-    assert_int_equal(vm.n, 3);
+    assert_int_equal(fake_lapic_count(), 3);
 }
 
 static void test_eoi_register(void **state)
@@ -242,20 +224,20 @@ static void test_eoi_register(void **state)
     rte_write(12, LEVEL | 0x5B); /* two pins sharing a vector */
     vioapic_set_irq(&io, 11, true);
     vioapic_set_irq(&io, 12, true);
-    assert_int_equal(vm.n, 2);
+    assert_int_equal(fake_lapic_count(), 2);
     vioapic_set_irq(&io, 11, false);
     wr(VIOAPIC_EOI, 0x5A);
     assert_int_equal(rte_read(12) & REMOTE_IRR, REMOTE_IRR);
     wr(VIOAPIC_EOI, 0x5B); /* clears both; only pin 12 is still high */
-    assert_int_equal(vm.n, 3);
-    assert_int_equal(vm.vector[2], 0x5B);
+    assert_int_equal(fake_lapic_count(), 3);
+    assert_int_equal(fake_lapic_vector(2), 0x5B);
     assert_int_equal(rte_read(11), LEVEL | 0x5B);
     assert_int_equal(rte_read(12), LEVEL | REMOTE_IRR | 0x5B);
     /* A byte write works too: only the vector byte matters. */
     vioapic_set_irq(&io, 12, false);
     assert_true(vdev_mmio_write(&bus, VIOAPIC_BASE + VIOAPIC_EOI, 1, 0x5B));
     assert_int_equal(rte_read(12), LEVEL | 0x5B);
-    assert_int_equal(vm.n, 3);
+    assert_int_equal(fake_lapic_count(), 3);
 }
 
 static void test_polarity(void **state)
@@ -265,23 +247,23 @@ static void test_polarity(void **state)
     rte_write(16, MASKED | LEVEL | ACTIVE_LOW | 0x60);
     vioapic_set_irq(&io, 16, true); /* idle for an active-low device */
     rte_write(16, LEVEL | ACTIVE_LOW | 0x60);
-    assert_int_equal(vm.n, 0);
+    assert_int_equal(fake_lapic_count(), 0);
     vioapic_set_irq(&io, 16, false);
-    assert_int_equal(vm.n, 1);
+    assert_int_equal(fake_lapic_count(), 1);
     vioapic_set_irq(&io, 16, true);
     vioapic_eoi(&io, 0x60);
-    assert_int_equal(vm.n, 1);
+    assert_int_equal(fake_lapic_count(), 1);
     /* An active-high device's idle line (0) on a pin the guest made active low: asserted. */
     rte_write(17, LEVEL | ACTIVE_LOW | 0x61);
-    assert_int_equal(vm.n, 2);
-    assert_int_equal(vm.vector[1], 0x61);
+    assert_int_equal(fake_lapic_count(), 2);
+    assert_int_equal(fake_lapic_vector(1), 0x61);
     /* Active-low edge pin fires on the falling edge. */
     rte_write(18, ACTIVE_LOW | 0x62);
     vioapic_set_irq(&io, 18, true);
-    assert_int_equal(vm.n, 2);
+    assert_int_equal(fake_lapic_count(), 2);
     vioapic_set_irq(&io, 18, false);
-    assert_int_equal(vm.n, 3);
-    assert_int_equal(vm.vector[2], 0x62);
+    assert_int_equal(fake_lapic_count(), 3);
+    assert_int_equal(fake_lapic_vector(2), 0x62);
 }
 
 static void test_delivery_modes(void **state)
@@ -298,17 +280,17 @@ static void test_delivery_modes(void **state)
         assert_int_equal(rte_read(1) & REMOTE_IRR, 0);
         vioapic_set_irq(&io, 1, false);
     }
-    assert_int_equal(vm.n, 0);
+    assert_int_equal(fake_lapic_count(), 0);
     rte_write(0, VIOAPIC_DM_LOWEST << 8 | 0x71);
     pulse(0);
-    assert_int_equal(vm.n, 1);
-    assert_int_equal(vm.vector[0], 0x71);
+    assert_int_equal(fake_lapic_count(), 1);
+    assert_int_equal(fake_lapic_vector(0), 0x71);
     /* Destination mode and destination make no difference with one CPU. */
     reg_write(VIOAPIC_REG_REDTBL + 1, 0x0F000000);
     rte_write(0, VIOAPIC_RTE_DESTMODE | 0x72);
     pulse(0);
-    assert_int_equal(vm.n, 2);
-    assert_int_equal(vm.vector[1], 0x72);
+    assert_int_equal(fake_lapic_count(), 2);
+    assert_int_equal(fake_lapic_vector(1), 0x72);
 }
 
 static void test_no_lapic_hook(void **state)
@@ -323,7 +305,7 @@ static void test_no_lapic_hook(void **state)
     assert_int_equal(quiet.redtbl[9] & REMOTE_IRR, REMOTE_IRR);
     vioapic_mmio_write(&quiet, VIOAPIC_IOREGSEL, 4, VIOAPIC_REG_ID);
     assert_int_equal(vioapic_mmio_read(&quiet, VIOAPIC_IOWIN, 4), 0x02000000);
-    assert_int_equal(vm.n, 0);
+    assert_int_equal(fake_lapic_count(), 0);
 }
 
 static void test_attach_claims_the_page(void **state)
@@ -351,7 +333,7 @@ static void test_linux_sequence(void **state)
     rte_write(4, 0x34);                     /* COM1, edge */
     reg_write(VIOAPIC_REG_REDTBL + 2 * 9 + 1, 0x00000000);
     rte_write(9, LEVEL | 0x39);             /* ACPI SCI, level, active high */
-    assert_int_equal(vm.n, 0);
+    assert_int_equal(fake_lapic_count(), 0);
     assert_false(vioapic_pin_masked(&io, 2));
     assert_true(vioapic_pin_masked(&io, 0));
 
@@ -360,19 +342,19 @@ static void test_linux_sequence(void **state)
     pulse(4);
     vioapic_set_irq(&io, 9, true);
     pulse(0); /* masked */
-    assert_int_equal(vm.n, 4);
-    assert_int_equal(vm.vector[0], 0x30);
-    assert_int_equal(vm.vector[1], 0x30);
-    assert_int_equal(vm.vector[2], 0x34);
-    assert_int_equal(vm.vector[3], 0x39);
-    assert_false(vm.level[2]);
-    assert_true(vm.level[3]);
+    assert_int_equal(fake_lapic_count(), 4);
+    assert_int_equal(fake_lapic_vector(0), 0x30);
+    assert_int_equal(fake_lapic_vector(1), 0x30);
+    assert_int_equal(fake_lapic_vector(2), 0x34);
+    assert_int_equal(fake_lapic_vector(3), 0x39);
+    assert_false(fake_lapic_level(2));
+    assert_true(fake_lapic_level(3));
     /* The SCI handler clears the event, then the LAPIC's EOI reaches us. */
     vioapic_set_irq(&io, 9, false);
     vioapic_eoi(&io, 0x39);
-    assert_int_equal(vm.n, 4);
+    assert_int_equal(fake_lapic_count(), 4);
     vioapic_set_irq(&io, 9, true);
-    assert_int_equal(vm.n, 5);
+    assert_int_equal(fake_lapic_count(), 5);
 }
 
 int main(void)

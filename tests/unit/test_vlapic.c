@@ -7,28 +7,12 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vlapic.c"
+#include "fake_env.h"
 
 #define BUS_HZ 100000000ull  /* 10 ns per bus clock */
 #define TSC_HZ 2000000000ull /* 0.5 ns per TSC tick */
 #define APIC_ID 3
 
-/* Fake VM: settable clocks, and a log of the EOIs the APIC forwards to the IOAPIC. */
-struct fake_vm {
-    uint64_t now, tsc;
-    unsigned n_eoi;
-    uint8_t last_eoi;
-};
-
-static uint64_t fake_now(void *ctx) { return ((struct fake_vm *)ctx)->now; }
-static uint64_t fake_tsc(void *ctx) { return ((struct fake_vm *)ctx)->tsc; }
-static void fake_eoi(void *ctx, uint8_t vector)
-{
-    struct fake_vm *vm = ctx;
-    vm->n_eoi++;
-    vm->last_eoi = vector;
-}
-
-static struct fake_vm vm;
 static struct vdev_env env;
 static struct vdev_bus bus;
 static struct vlapic lapic;
@@ -41,9 +25,7 @@ static bool isr_has(uint8_t v) { return rd(VLAPIC_REG_ISR + (v / 32) * 16) & (1u
 static int setup(void **state)
 {
     (void)state;
-    memset(&vm, 0, sizeof(vm));
-    env = (struct vdev_env){.ctx = &vm, .now_ns = fake_now, .now_tsc = fake_tsc,
-                            .lapic_eoi = fake_eoi};
+    fake_env_init(&env);
     vdev_bus_init(&bus);
     vlapic_init(&lapic, &env, APIC_ID, BUS_HZ, TSC_HZ);
     assert_int_equal(vlapic_attach(&lapic, &bus), 0);
@@ -187,7 +169,7 @@ static void test_nested_ack_and_eoi_order(void **state)
     wr(VLAPIC_REG_EOI, 0);
     wr(VLAPIC_REG_EOI, 0); /* nothing in service: harmless */
     assert_int_equal(rd(VLAPIC_REG_PPR), 0);
-    assert_int_equal(vm.n_eoi, 0);
+    assert_int_equal(fake_eoi_count(), 0);
 }
 
 static void test_level_eoi_reaches_ioapic(void **state)
@@ -199,17 +181,17 @@ static void test_level_eoi_reaches_ioapic(void **state)
     vlapic_set_irq(&lapic, 0x62, false);
     assert_int_equal(take(), 0x62);
     wr(VLAPIC_REG_EOI, 0); /* edge: not forwarded */
-    assert_int_equal(vm.n_eoi, 0);
+    assert_int_equal(fake_eoi_count(), 0);
     assert_int_equal(take(), 0x61);
     wr(VLAPIC_REG_EOI, 0);
-    assert_int_equal(vm.n_eoi, 1);
-    assert_int_equal(vm.last_eoi, 0x61);
+    assert_int_equal(fake_eoi_count(), 1);
+    assert_int_equal(fake_last_eoi(), 0x61);
     /* The same vector arriving edge-triggered clears its TMR bit. */
     vlapic_set_irq(&lapic, 0x61, false);
     assert_false(rd(VLAPIC_REG_TMR + 3 * 16) & (1u << 1));
     assert_int_equal(take(), 0x61);
     wr(VLAPIC_REG_EOI, 0);
-    assert_int_equal(vm.n_eoi, 1);
+    assert_int_equal(fake_eoi_count(), 1);
 }
 
 static void test_illegal_vector_sets_esr(void **state)
@@ -238,21 +220,21 @@ static void test_timer_oneshot_divide_16(void **state)
     enable();
     wr(VLAPIC_REG_TIMER_DCR, 0x3);   /* divide by 16: 160 ns per count */
     wr(VLAPIC_REG_LVT_TIMER, 0xEC);  /* one-shot */
-    vm.now = 5000;
+    fake_set_ns(5000);
     wr(VLAPIC_REG_TIMER_ICR, 1000);  /* expires at 5000 + 160000 */
     assert_int_equal(vlapic_next_event_ns(&lapic), 165000);
-    vm.now = 5000 + 80000;
+    fake_set_ns(5000 + 80000);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 500);
-    vm.now = 164999;
+    fake_set_ns(164999);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 1);
     assert_int_equal(take(), -1);
-    vm.now = 165000;
+    fake_set_ns(165000);
     assert_int_equal(take(), 0xEC);
     wr(VLAPIC_REG_EOI, 0);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 0);
     assert_int_equal(rd(VLAPIC_REG_TIMER_ICR), 1000);
     assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
-    vm.now = 10000000;
+    fake_set_ns(10000000);
     assert_int_equal(take(), -1); /* once only */
     wr(VLAPIC_REG_TIMER_ICR, 10); /* writing the count re-arms */
     assert_int_equal(vlapic_next_event_ns(&lapic), 10000000 + 1600);
@@ -265,21 +247,21 @@ static void test_timer_periodic_reload(void **state)
     wr(VLAPIC_REG_TIMER_DCR, 0xB);  /* divide by 1: 10 ns per count */
     wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_PERIODIC << VLAPIC_TIMER_MODE_SHIFT) | 0xED);
     wr(VLAPIC_REG_TIMER_ICR, 100);  /* period 1000 ns */
-    vm.now = 500;
+    fake_set_ns(500);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 50);
     assert_int_equal(take(), -1);
-    vm.now = 1000;
+    fake_set_ns(1000);
     assert_int_equal(take(), 0xED);
     wr(VLAPIC_REG_EOI, 0);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 100);
-    vm.now = 1250;
+    fake_set_ns(1250);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 75);
     assert_int_equal(vlapic_next_event_ns(&lapic), 2000);
-    vm.now = 2000;
+    fake_set_ns(2000);
     assert_int_equal(take(), 0xED);
     wr(VLAPIC_REG_EOI, 0);
     /* Late by several periods: one interrupt, then the next period boundary. */
-    vm.now = 5500;
+    fake_set_ns(5500);
     assert_int_equal(take(), 0xED);
     wr(VLAPIC_REG_EOI, 0);
     assert_int_equal(take(), -1);
@@ -296,9 +278,9 @@ static void test_timer_masked_still_counts(void **state)
        VLAPIC_LVT_MASKED | (VLAPIC_TIMER_PERIODIC << VLAPIC_TIMER_MODE_SHIFT) | 0xEC);
     wr(VLAPIC_REG_TIMER_ICR, 100);
     assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
-    vm.now = 300;
+    fake_set_ns(300);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 70);
-    vm.now = 2300;
+    fake_set_ns(2300);
     assert_int_equal(take(), -1);
     assert_false(irr_has(0xEC));
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 70);
@@ -306,7 +288,7 @@ static void test_timer_masked_still_counts(void **state)
     wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_PERIODIC << VLAPIC_TIMER_MODE_SHIFT) | 0xEC);
     assert_int_equal(take(), -1);
     assert_int_equal(vlapic_next_event_ns(&lapic), 3000);
-    vm.now = 3000;
+    fake_set_ns(3000);
     assert_int_equal(take(), 0xEC);
 }
 
@@ -317,12 +299,12 @@ static void test_initial_count_zero_stops(void **state)
     wr(VLAPIC_REG_LVT_TIMER, 0xEC);
     wr(VLAPIC_REG_TIMER_ICR, 1000); /* divide by 2: 20 us */
     assert_int_equal(vlapic_next_event_ns(&lapic), 20000);
-    vm.now = 10000;
+    fake_set_ns(10000);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 500);
     wr(VLAPIC_REG_TIMER_ICR, 0);
     assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 0);
-    vm.now = 50000;
+    fake_set_ns(50000);
     assert_int_equal(take(), -1);
 }
 
@@ -334,12 +316,12 @@ static void test_divide_change_keeps_count(void **state)
     wr(VLAPIC_REG_TIMER_DCR, 0xA); /* divide by 128: 1280 ns per count */
     wr(VLAPIC_REG_TIMER_ICR, 10);
     assert_int_equal(vlapic_next_event_ns(&lapic), 12800);
-    vm.now = 6400;
+    fake_set_ns(6400);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 5);
     wr(VLAPIC_REG_TIMER_DCR, 0xB); /* 5 counts left at 10 ns each */
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 5);
     assert_int_equal(vlapic_next_event_ns(&lapic), 6450);
-    vm.now = 6450;
+    fake_set_ns(6450);
     assert_int_equal(take(), 0xEC);
 }
 
@@ -353,8 +335,8 @@ static void test_tsc_deadline(void **state)
     assert_int_equal(vlapic_rdmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, &v), 0);
     assert_int_equal(v, 0);
     wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_TSC_DEADLINE << VLAPIC_TIMER_MODE_SHIFT) | 0xEF);
-    vm.now = 1000;
-    vm.tsc = 5000;
+    fake_set_ns(1000);
+    fake_set_tsc(5000);
     assert_int_equal(vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 10000), 0);
     assert_int_equal(vlapic_rdmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, &v), 0);
     assert_int_equal(v, 10000);
@@ -362,33 +344,33 @@ static void test_tsc_deadline(void **state)
     wr(VLAPIC_REG_TIMER_ICR, 50); /* ignored in this mode */
     assert_int_equal(rd(VLAPIC_REG_TIMER_ICR), 0);
     assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 0);
-    vm.tsc = 9999;
+    fake_set_tsc(9999);
     assert_int_equal(take(), -1);
-    vm.tsc = 10000;
+    fake_set_tsc(10000);
     assert_int_equal(take(), 0xEF);
     assert_int_equal(vlapic_rdmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, &v), 0);
     assert_int_equal(v, 0); /* disarmed */
     assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
     wr(VLAPIC_REG_EOI, 0);
-    vm.tsc = 20000;
+    fake_set_tsc(20000);
     assert_int_equal(take(), -1);
     /* A deadline in the past is due now. */
     vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 100);
-    assert_int_equal(vlapic_next_event_ns(&lapic), vm.now);
+    assert_int_equal(vlapic_next_event_ns(&lapic), fake_ns());
     assert_int_equal(take(), 0xEF);
     wr(VLAPIC_REG_EOI, 0);
     /* Writing 0 disarms; so does a mode change. */
     vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 30000);
     vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 0);
     assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
-    vm.tsc = 30000;
+    fake_set_tsc(30000);
     assert_int_equal(take(), -1);
     vlapic_wrmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, 35000);
     wr(VLAPIC_REG_LVT_TIMER, 0xEF);
     wr(VLAPIC_REG_LVT_TIMER, (VLAPIC_TIMER_TSC_DEADLINE << VLAPIC_TIMER_MODE_SHIFT) | 0xEF);
     vlapic_rdmsr(&lapic, VLAPIC_MSR_TSC_DEADLINE, &v);
     assert_int_equal(v, 0);
-    vm.tsc = 40000;
+    fake_set_tsc(40000);
     assert_int_equal(take(), -1);
 }
 
@@ -400,12 +382,12 @@ static void test_timer_mode_change_disarms(void **state)
     wr(VLAPIC_REG_TIMER_ICR, 100);
     wr(VLAPIC_REG_LVT_TIMER, 0xEC); /* to one-shot */
     assert_int_equal(vlapic_next_event_ns(&lapic), UINT64_MAX);
-    vm.now = 1000000;
+    fake_set_ns(1000000);
     assert_int_equal(take(), -1);
     /* Re-writing the same mode (e.g. to change the vector) keeps it running. */
     wr(VLAPIC_REG_TIMER_ICR, 100);
     wr(VLAPIC_REG_LVT_TIMER, 0xED);
-    vm.now += 2000;
+    fake_advance_ns(2000);
     assert_int_equal(take(), 0xED);
 }
 

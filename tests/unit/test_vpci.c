@@ -7,23 +7,8 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vpci.c"
+#include "fake_env.h"
 
-/* Fake VM: counts machine events. */
-struct fake_vm {
-    unsigned resets, others;
-};
-
-static void fake_machine(void *ctx, enum vdev_machine_event event, uint32_t status)
-{
-    struct fake_vm *vm = ctx;
-    (void)status;
-    if (event == VDEV_RESET)
-        vm->resets++;
-    else
-        vm->others++;
-}
-
-static struct fake_vm vm;
 static struct vdev_env env;
 static struct vdev_bus bus;
 static struct vpci pci;
@@ -31,8 +16,7 @@ static struct vpci pci;
 static int setup(void **state)
 {
     (void)state;
-    memset(&vm, 0, sizeof(vm));
-    env = (struct vdev_env){.ctx = &vm, .machine = fake_machine};
+    fake_env_init(&env);
     vdev_bus_init(&bus);
     vpci_init(&pci, &env);
     assert_int_equal(vpci_attach(&pci, &bus), 0);
@@ -64,7 +48,7 @@ static void test_address_latch_round_trip(void **state)
     assert_int_equal(vdev_io_in(&bus, 0xCF8, 2), 0xFFFF);
     vpci_reset(&pci);
     assert_int_equal(vdev_io_in(&bus, 0xCF8, 4), 0);
-    assert_int_equal(vm.resets + vm.others, 0);
+    assert_int_equal(fake_machine_count(), 0);
 }
 
 static void test_no_device_anywhere(void **state)
@@ -101,19 +85,19 @@ static void test_cf9_reset_sequence(void **state)
     uint8_t cf9 = (uint8_t)(vdev_io_in(&bus, 0xCF9, 1) & ~6u);
     assert_int_equal(cf9, 0);
     vdev_io_out(&bus, 0xCF9, 1, cf9 | 2);
-    assert_int_equal(vm.resets, 0);
+    assert_int_equal(fake_machine_count_of(VDEV_RESET), 0);
     assert_int_equal(vdev_io_in(&bus, 0xCF9, 1), 0x02);
     vdev_io_out(&bus, 0xCF9, 1, cf9 | 6);
-    assert_int_equal(vm.resets, 1);
-    assert_int_equal(vm.others, 0);
+    assert_int_equal(fake_machine_count_of(VDEV_RESET), 1);
+    assert_int_equal(fake_machine_count() - fake_machine_count_of(VDEV_RESET), 0);
     assert_int_equal(vdev_io_in(&bus, 0xCF9, 1), 0); /* power-on value after the reset */
     /* A second reboot works without vpci_reset(); 0x0E (full reset) too. */
     vdev_io_out(&bus, 0xCF9, 1, 0x06);
-    assert_int_equal(vm.resets, 2);
+    assert_int_equal(fake_machine_count_of(VDEV_RESET), 2);
     vdev_io_out(&bus, 0xCF9, 1, 0x0E);
-    assert_int_equal(vm.resets, 3);
+    assert_int_equal(fake_machine_count_of(VDEV_RESET), 3);
     vdev_io_out(&bus, 0xCF9, 1, 0x04); /* soft reset: RST_CPU alone */
-    assert_int_equal(vm.resets, 4);
+    assert_int_equal(fake_machine_count_of(VDEV_RESET), 4);
 }
 
 static void test_cf9_without_rst_cpu_does_not_reset(void **state)
@@ -128,14 +112,14 @@ static void test_cf9_without_rst_cpu_does_not_reset(void **state)
     /* Only a byte access is the reset register; the CF8 dword write is not. */
     vdev_io_out(&bus, 0xCF8, 4, 0x00000600);
     vdev_io_out(&bus, 0xCF9, 2, 0x0606);
-    assert_int_equal(vm.resets, 0);
+    assert_int_equal(fake_machine_count_of(VDEV_RESET), 0);
     assert_int_equal(vdev_io_in(&bus, 0xCF9, 1), 0x0A);
     /* No machine hook: the write is harmless. */
     struct vdev_env bare = {0};
     struct vpci quiet;
     vpci_init(&quiet, &bare);
     vpci_index_write(&quiet, 0xCF9, 1, 0x06);
-    assert_int_equal(vm.resets, 0);
+    assert_int_equal(fake_machine_count_of(VDEV_RESET), 0);
 }
 
 static void test_attach_conflicts(void **state)

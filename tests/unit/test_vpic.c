@@ -7,16 +7,8 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vpic.c"
+#include "fake_env.h"
 
-/* Fake VM: a settable clock; the PIC drives no lines of its own. */
-struct fake_vm {
-    uint64_t now;
-};
-
-static uint64_t fake_now(void *ctx) { return ((struct fake_vm *)ctx)->now; }
-static void fake_set_irq(void *ctx, unsigned irq, bool level) { (void)ctx; (void)irq; (void)level; }
-
-static struct fake_vm vm;
 static struct vdev_env env;
 static struct vdev_bus bus;
 static struct vpic pic;
@@ -42,8 +34,7 @@ static void linux_init(uint8_t icw4)
 static int setup(void **state)
 {
     (void)state;
-    memset(&vm, 0, sizeof(vm));
-    env = (struct vdev_env){.ctx = &vm, .now_ns = fake_now, .set_irq = fake_set_irq};
+    fake_env_init(&env);
     vdev_bus_init(&bus);
     vpic_init(&pic, &env);
     assert_int_equal(vpic_attach(&pic, &bus), 0);

@@ -7,26 +7,8 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vpit.c"
+#include "fake_env.h"
 
-/* Fake VM: a settable clock and a recorder of IRQ line levels and rising edges. */
-struct fake_vm {
-    uint64_t now;
-    bool level[16];
-    unsigned rises[16];
-};
-
-static uint64_t fake_now(void *ctx) { return ((struct fake_vm *)ctx)->now; }
-
-static void fake_set_irq(void *ctx, unsigned irq, bool level)
-{
-    struct fake_vm *vm = ctx;
-    assert_true(irq < 16);
-    if (level && !vm->level[irq])
-        vm->rises[irq]++;
-    vm->level[irq] = level;
-}
-
-static struct fake_vm vm;
 static struct vdev_env env;
 static struct vdev_bus bus;
 static struct vpit pit;
@@ -37,9 +19,8 @@ static void out(uint16_t port, uint8_t v) { vdev_io_out(&bus, port, 1, v); }
 static int setup(void **state)
 {
     (void)state;
-    memset(&vm, 0, sizeof(vm));
-    vm.now = 5000000000ull; /* guest time does not start at zero */
-    env = (struct vdev_env){.ctx = &vm, .now_ns = fake_now, .set_irq = fake_set_irq};
+    fake_env_init(&env);
+    fake_set_ns(5000000000ull); /* guest time does not start at zero */
     vdev_bus_init(&bus);
     vpit_init(&pit, &env);
     assert_int_equal(vpit_attach(&pit, &bus), 0);
@@ -81,9 +62,9 @@ static void test_mode2_counts_down_and_reloads(void **state)
     (void)state;
     program(0, 2, 1193);
     assert_int_equal(latch_read(0), 1193);
-    vm.now += 500000; /* 596 ticks */
+    fake_advance_ns(500000); /* 596 ticks */
     assert_int_equal(latch_read(0), 1193 - 596);
-    vm.now += ticks_to_ns(1193); /* one period later: same phase */
+    fake_advance_ns(ticks_to_ns(1193)); /* one period later: same phase */
     uint16_t v = latch_read(0);
     assert_true(v >= 1193 - 597 && v <= 1193 - 595);
 }
@@ -92,9 +73,9 @@ static void test_latch_holds_value(void **state)
 {
     (void)state;
     program(0, 2, 10000);
-    vm.now += 1000000;
+    fake_advance_ns(1000000);
     out(0x43, 0x00);
-    vm.now += 3000000;
+    fake_advance_ns(3000000);
     out(0x43, 0x00); /* ignored: the first latch is unread */
     uint8_t lo = in(0x40), hi = in(0x40);
     assert_int_equal(lo | hi << 8, 10000 - 1193);
@@ -108,76 +89,76 @@ static void test_periodic_irq0_and_catch_up(void **state)
 {
     (void)state;
     assert_int_equal(vpit_next_event_ns(&pit), UINT64_MAX);
-    uint64_t t0 = vm.now;
+    uint64_t t0 = fake_ns();
     program(0, 2, 11932); /* ~10 ms */
     uint64_t next = vpit_next_event_ns(&pit);
     assert_int_equal(next, t0 + ticks_to_ns(11932));
-    vm.now = next - 1;
+    fake_set_ns(next - 1);
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 0);
-    vm.now = next;
+    assert_int_equal(fake_irq_rises(0), 0);
+    fake_set_ns(next);
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 1);
-    assert_false(vm.level[0]); /* pulsed, not held */
+    assert_int_equal(fake_irq_rises(0), 1);
+    assert_false(fake_irq_level(0)); /* pulsed, not held */
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 1);
+    assert_int_equal(fake_irq_rises(0), 1);
     assert_int_equal(vpit_next_event_ns(&pit), t0 + ticks_to_ns(2 * 11932));
     /* 10 periods late: the last VPIT_CATCHUP_MAX are delivered one per update, the
      * older two dropped; then the PIT is back on schedule. */
-    vm.now = t0 + ticks_to_ns(11 * 11932);
+    fake_set_ns(t0 + ticks_to_ns(11 * 11932));
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 2);
+    assert_int_equal(fake_irq_rises(0), 2);
     assert_int_equal(pit.ticks_coalesced, 10 - VPIT_CATCHUP_MAX);
     for (int i = 1; i < VPIT_CATCHUP_MAX; i++)
         vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 1 + VPIT_CATCHUP_MAX);
+    assert_int_equal(fake_irq_rises(0), 1 + VPIT_CATCHUP_MAX);
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 1 + VPIT_CATCHUP_MAX);
+    assert_int_equal(fake_irq_rises(0), 1 + VPIT_CATCHUP_MAX);
     assert_int_equal(vpit_next_event_ns(&pit), t0 + ticks_to_ns(12 * 11932));
 }
 
 static void test_mode3_square_wave(void **state)
 {
     (void)state;
-    uint64_t t0 = vm.now;
+    uint64_t t0 = fake_ns();
     program(0, 3, 1000);
     assert_true(vpit_out(&pit, 0));
-    vm.now = t0 + ticks_to_ns(499);
+    fake_set_ns(t0 + ticks_to_ns(499));
     assert_true(vpit_out(&pit, 0));
     assert_int_equal(vpit_count(&pit, 0), 1000 - 2 * 499);
-    vm.now = t0 + ticks_to_ns(500);
+    fake_set_ns(t0 + ticks_to_ns(500));
     assert_false(vpit_out(&pit, 0));
-    vm.now = t0 + ticks_to_ns(1000);
+    fake_set_ns(t0 + ticks_to_ns(1000));
     assert_true(vpit_out(&pit, 0));
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 1);
-    vm.now = t0 + ticks_to_ns(3000);
+    assert_int_equal(fake_irq_rises(0), 1);
+    fake_set_ns(t0 + ticks_to_ns(3000));
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 2);
+    assert_int_equal(fake_irq_rises(0), 2);
 }
 
 static void test_mode0_one_shot(void **state)
 {
     (void)state;
-    uint64_t t0 = vm.now;
+    uint64_t t0 = fake_ns();
     program(0, 0, 100);
     assert_false(vpit_out(&pit, 0));
     assert_int_equal(vpit_next_event_ns(&pit), t0 + ticks_to_ns(100));
-    vm.now = t0 + ticks_to_ns(99);
+    fake_set_ns(t0 + ticks_to_ns(99));
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 0);
+    assert_int_equal(fake_irq_rises(0), 0);
     assert_int_equal(latch_read(0), 1);
-    vm.now = t0 + ticks_to_ns(100);
+    fake_set_ns(t0 + ticks_to_ns(100));
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 1);
+    assert_int_equal(fake_irq_rises(0), 1);
     assert_true(vpit_out(&pit, 0));
     assert_int_equal(vpit_next_event_ns(&pit), UINT64_MAX);
-    vm.now += 1000000000ull;
+    fake_advance_ns(1000000000ull);
     vpit_update(&pit);
-    assert_int_equal(vm.rises[0], 1); /* one shot: no more edges */
+    assert_int_equal(fake_irq_rises(0), 1); /* one shot: no more edges */
     assert_true(vpit_out(&pit, 0));
     /* The counter keeps wrapping below zero. */
-    vm.now = t0 + ticks_to_ns(102);
+    fake_set_ns(t0 + ticks_to_ns(102));
     assert_int_equal(latch_read(0), 65534);
 }
 
@@ -190,7 +171,7 @@ static void test_readback_status(void **state)
     out(0x42, 0x10);
     out(0x42, 0x00);
     out(0x61, 0x01); /* gate 2 high */
-    vm.now += ticks_to_ns(0x10);
+    fake_advance_ns(ticks_to_ns(0x10));
     out(0x43, 0xC8); /* status and count of ch2 */
     assert_int_equal(in(0x42), 0x80 | 0x30);
     assert_int_equal(in(0x42), 0x00);
@@ -199,7 +180,7 @@ static void test_readback_status(void **state)
     out(0x43, 0x35);
     out(0x40, 0x00);
     out(0x40, 0x10); /* BCD 1000 */
-    vm.now += ticks_to_ns(1);
+    fake_advance_ns(ticks_to_ns(1));
     out(0x43, 0xD2);
     assert_int_equal(in(0x40), 0x99);
     assert_int_equal(in(0x40), 0x09);
@@ -211,12 +192,12 @@ static void test_access_modes(void **state)
     out(0x43, 0x54); /* ch1, lobyte, mode 2 */
     out(0x41, 0x80);
     assert_int_equal(in(0x41), 0x80);
-    vm.now += ticks_to_ns(0x10);
+    fake_advance_ns(ticks_to_ns(0x10));
     assert_int_equal(in(0x41), 0x70);
     out(0x43, 0x64); /* ch1, hibyte, mode 2 */
     out(0x41, 0x02);
     assert_int_equal(in(0x41), 0x02);
-    vm.now += ticks_to_ns(0x100);
+    fake_advance_ns(ticks_to_ns(0x100));
     assert_int_equal(in(0x41), 0x01);
     assert_int_equal(in(0x43), 0xFF);
 }
@@ -230,16 +211,16 @@ static void test_linux_calibration_on_channel2(void **state)
     uint16_t latch = 11932; /* ~10 ms */
     out(0x42, (uint8_t)latch);
     out(0x42, (uint8_t)(latch >> 8));
-    uint64_t t0 = vm.now;
+    uint64_t t0 = fake_ns();
     unsigned polls = 0;
     while (!(in(0x61) & 0x20)) {
-        vm.now += 1000; /* each poll takes 1 us */
+        fake_advance_ns(1000); /* each poll takes 1 us */
         polls++;
         assert_true(polls < 20000);
     }
-    assert_true(vm.now - t0 >= ticks_to_ns(latch));
-    assert_true(vm.now - t0 < ticks_to_ns(latch) + 1000);
-    assert_int_equal(vm.rises[0], 0); /* channel 2 has no IRQ */
+    assert_true(fake_ns() - t0 >= ticks_to_ns(latch));
+    assert_true(fake_ns() - t0 < ticks_to_ns(latch) + 1000);
+    assert_int_equal(fake_irq_rises(0), 0); /* channel 2 has no IRQ */
 }
 
 static void test_gate2_pauses_and_restarts(void **state)
@@ -247,22 +228,22 @@ static void test_gate2_pauses_and_restarts(void **state)
     (void)state;
     out(0x61, 0x01);
     program(2, 0, 1000);
-    vm.now += ticks_to_ns(300);
+    fake_advance_ns(ticks_to_ns(300));
     out(0x61, 0x00); /* pause mode 0 */
     uint16_t held = latch_read(2);
     assert_int_equal(held, 700);
-    vm.now += 1000000;
+    fake_advance_ns(1000000);
     assert_int_equal(latch_read(2), 700);
     out(0x61, 0x01);
-    vm.now += ticks_to_ns(100);
+    fake_advance_ns(ticks_to_ns(100));
     assert_int_equal(latch_read(2), 600);
     /* Mode 2 restarts on the gate's rising edge; gate low forces OUT high. */
     program(2, 2, 50);
-    vm.now += ticks_to_ns(20);
+    fake_advance_ns(ticks_to_ns(20));
     assert_int_equal(latch_read(2), 30);
     out(0x61, 0x00);
     assert_true(in(0x61) & 0x20);
-    vm.now += ticks_to_ns(7);
+    fake_advance_ns(ticks_to_ns(7));
     out(0x61, 0x01);
     assert_int_equal(latch_read(2), 50);
 }
@@ -272,9 +253,9 @@ static void test_port_b_bits(void **state)
     (void)state;
     out(0x61, 0x0F);
     assert_int_equal(in(0x61) & 0x0F, 0x0F);
-    vm.now = 0;
+    fake_set_ns(0);
     uint8_t a = in(0x61) & 0x10;
-    vm.now = REFRESH_HALF_PERIOD_NS;
+    fake_set_ns(REFRESH_HALF_PERIOD_NS);
     uint8_t b = in(0x61) & 0x10;
     assert_int_not_equal(a, b);
 }

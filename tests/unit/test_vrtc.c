@@ -7,26 +7,8 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vrtc.c"
+#include "fake_env.h"
 
-/* Fake VM: a settable clock and a recorder of IRQ line levels and rising edges. */
-struct fake_vm {
-    uint64_t now;
-    bool level[16];
-    unsigned rises[16];
-};
-
-static uint64_t fake_now(void *ctx) { return ((struct fake_vm *)ctx)->now; }
-
-static void fake_set_irq(void *ctx, unsigned irq, bool level)
-{
-    struct fake_vm *vm = ctx;
-    assert_true(irq < 16);
-    if (level && !vm->level[irq])
-        vm->rises[irq]++;
-    vm->level[irq] = level;
-}
-
-static struct fake_vm vm;
 static struct vdev_env env;
 static struct vdev_bus bus;
 static struct vrtc rtc;
@@ -52,9 +34,8 @@ static void set(uint16_t y, uint8_t mo, uint8_t d, uint8_t h, uint8_t mi, uint8_
 static int setup(void **state)
 {
     (void)state;
-    memset(&vm, 0, sizeof(vm));
-    vm.now = 123456789ull;
-    env = (struct vdev_env){.ctx = &vm, .now_ns = fake_now, .set_irq = fake_set_irq};
+    fake_env_init(&env);
+    fake_set_ns(123456789ull);
     vdev_bus_init(&bus);
     vrtc_init(&rtc, &env);
     assert_int_equal(vrtc_attach(&rtc, &bus), 0);
@@ -73,14 +54,14 @@ static void test_bcd_time_and_leap_day(void **state)
     assert_int_equal(cmos_read(VRTC_YEAR), 0x24);
     assert_int_equal(cmos_read(VRTC_CENTURY), 0x20);
     assert_int_equal(cmos_read(VRTC_WEEKDAY), 4); /* Wednesday */
-    vm.now += 1999999999ull;
+    fake_advance_ns(1999999999ull);
     assert_int_equal(cmos_read(VRTC_SEC), 0x59);
-    vm.now += 1;
+    fake_advance_ns(1);
     assert_int_equal(cmos_read(VRTC_SEC), 0x00);
     assert_int_equal(cmos_read(VRTC_HOUR), 0x00);
     assert_int_equal(cmos_read(VRTC_DAY), 0x29);
     assert_int_equal(cmos_read(VRTC_WEEKDAY), 5);
-    vm.now += DAY_S * NS_PER_S;
+    fake_advance_ns(DAY_S * NS_PER_S);
     assert_int_equal(cmos_read(VRTC_DAY), 0x01);
     assert_int_equal(cmos_read(VRTC_MONTH), 0x03);
 }
@@ -89,7 +70,7 @@ static void test_year_and_century_rollover(void **state)
 {
     (void)state;
     set(2099, 12, 31, 23, 59, 59);
-    vm.now += NS_PER_S;
+    fake_advance_ns(NS_PER_S);
     assert_int_equal(cmos_read(VRTC_YEAR), 0x00);
     assert_int_equal(cmos_read(VRTC_CENTURY), 0x21);
     assert_int_equal(cmos_read(VRTC_MONTH), 0x01);
@@ -124,18 +105,18 @@ static void test_set_bit_holds_clock(void **state)
     set(2020, 1, 1, 0, 0, 0);
     cmos_write(VRTC_REG_B, VRTC_B_SET | VRTC_B_24H | VRTC_B_UIE);
     assert_int_equal(cmos_read(VRTC_REG_B), VRTC_B_SET | VRTC_B_24H); /* SET clears UIE */
-    vm.now += 5 * NS_PER_S;
+    fake_advance_ns(5 * NS_PER_S);
     assert_int_equal(cmos_read(VRTC_SEC), 0x00);
     cmos_write(VRTC_SEC, 0x30);
     cmos_write(VRTC_MIN, 0x15);
     cmos_write(VRTC_DAY, 0x31);
     cmos_write(VRTC_MONTH, 0x12);
     cmos_write(VRTC_YEAR, 0x19);
-    vm.now += 3 * NS_PER_S;
+    fake_advance_ns(3 * NS_PER_S);
     cmos_write(VRTC_REG_B, VRTC_B_24H);
-    vm.now += NS_PER_S - 1;
+    fake_advance_ns(NS_PER_S - 1);
     assert_int_equal(cmos_read(VRTC_SEC), 0x30);
-    vm.now += 1;
+    fake_advance_ns(1);
     assert_int_equal(cmos_read(VRTC_SEC), 0x31);
     struct datetime dt;
     vrtc_get_time(&rtc, &dt);
@@ -150,10 +131,10 @@ static void test_divider_reset_holds_clock(void **state)
     (void)state;
     set(2020, 1, 1, 0, 0, 0);
     cmos_write(VRTC_REG_A, 0x70 | 0x06);
-    vm.now += 10 * NS_PER_S;
+    fake_advance_ns(10 * NS_PER_S);
     assert_int_equal(cmos_read(VRTC_SEC), 0x00);
     cmos_write(VRTC_REG_A, 0x26);
-    vm.now += NS_PER_S;
+    fake_advance_ns(NS_PER_S);
     assert_int_equal(cmos_read(VRTC_SEC), 0x01);
 }
 
@@ -161,38 +142,38 @@ static void test_uip_window(void **state)
 {
     (void)state;
     set(2020, 1, 1, 0, 0, 0);
-    uint64_t t0 = vm.now;
-    vm.now = t0 + 500000000ull;
+    uint64_t t0 = fake_ns();
+    fake_set_ns(t0 + 500000000ull);
     assert_int_equal(cmos_read(VRTC_REG_A) & VRTC_A_UIP, 0);
-    vm.now = t0 + NS_PER_S - 100000;
+    fake_set_ns(t0 + NS_PER_S - 100000);
     assert_int_equal(cmos_read(VRTC_REG_A), VRTC_A_UIP | 0x26);
-    vm.now = t0 + NS_PER_S;
+    fake_set_ns(t0 + NS_PER_S);
     assert_int_equal(cmos_read(VRTC_REG_A) & VRTC_A_UIP, 0);
 }
 
 static void test_update_interrupt_and_reg_c(void **state)
 {
     (void)state;
-    uint64_t t0 = vm.now;
-    vm.now += 1000000;
+    uint64_t t0 = fake_ns();
+    fake_advance_ns(1000000);
     assert_int_equal(cmos_read(VRTC_REG_C), VRTC_C_PF); /* PF runs with PIE off, no IRQF */
     cmos_write(VRTC_REG_A, 0x20);                  /* periodic rate off */
     cmos_read(VRTC_REG_C);
     cmos_write(VRTC_REG_B, VRTC_B_24H | VRTC_B_UIE);
     assert_int_equal(vrtc_next_event_ns(&rtc), t0 + NS_PER_S);
-    vm.now = t0 + NS_PER_S - 1;
+    fake_set_ns(t0 + NS_PER_S - 1);
     vrtc_update(&rtc);
-    assert_int_equal(vm.rises[8], 0);
-    vm.now = t0 + NS_PER_S;
+    assert_int_equal(fake_irq_rises(8), 0);
+    fake_set_ns(t0 + NS_PER_S);
     vrtc_update(&rtc);
-    assert_int_equal(vm.rises[8], 1);
-    assert_true(vm.level[8]);
+    assert_int_equal(fake_irq_rises(8), 1);
+    assert_true(fake_irq_level(8));
     assert_int_equal(cmos_read(VRTC_REG_C), VRTC_C_IRQF | VRTC_C_UF);
-    assert_false(vm.level[8]);
+    assert_false(fake_irq_level(8));
     assert_int_equal(cmos_read(VRTC_REG_C), 0);
-    vm.now += 3 * NS_PER_S;
+    fake_advance_ns(3 * NS_PER_S);
     vrtc_update(&rtc);
-    assert_int_equal(vm.rises[8], 2);
+    assert_int_equal(fake_irq_rises(8), 2);
     assert_int_equal(vrtc_next_event_ns(&rtc), t0 + 5 * NS_PER_S);
 }
 
@@ -202,24 +183,24 @@ static void test_periodic_interrupt(void **state)
     cmos_write(VRTC_REG_A, 0x26); /* restarts nothing: same rate */
     cmos_write(VRTC_REG_A, 0x2F); /* 2 Hz */
     cmos_write(VRTC_REG_A, 0x26); /* 1024 Hz, phase from now */
-    uint64_t t0 = vm.now;
+    uint64_t t0 = fake_ns();
     assert_int_equal(vrtc_next_event_ns(&rtc), UINT64_MAX); /* PIE off */
     cmos_write(VRTC_REG_B, VRTC_B_24H | VRTC_B_PIE);
     uint64_t next = vrtc_next_event_ns(&rtc);
     assert_int_equal(next, t0 + 976563); /* 1/1024 s, rounded up */
-    vm.now = next;
+    fake_set_ns(next);
     vrtc_update(&rtc);
-    assert_int_equal(vm.rises[8], 1);
+    assert_int_equal(fake_irq_rises(8), 1);
     /* Without a read of C the line stays high: no new edge. */
-    vm.now = t0 + 2 * 976563;
+    fake_set_ns(t0 + 2 * 976563);
     vrtc_update(&rtc);
-    assert_int_equal(vm.rises[8], 1);
+    assert_int_equal(fake_irq_rises(8), 1);
     assert_int_equal(cmos_read(VRTC_REG_C), VRTC_C_IRQF | VRTC_C_PF);
     /* A guest that acknowledges every tick gets ~1024 per second. */
     unsigned ticks = 0;
     for (unsigned i = 0; i < 5000; i++) {
-        vm.now = vrtc_next_event_ns(&rtc);
-        if (vm.now > t0 + NS_PER_S)
+        fake_set_ns(vrtc_next_event_ns(&rtc));
+        if (fake_ns() > t0 + NS_PER_S)
             break;
         vrtc_update(&rtc);
         if (cmos_read(VRTC_REG_C) & VRTC_C_PF)
@@ -238,16 +219,16 @@ static void test_alarm(void **state)
     cmos_write(VRTC_HOUR_ALARM, 0xFF); /* any hour */
     assert_int_equal(cmos_read(VRTC_MIN_ALARM), 0x30);
     cmos_write(VRTC_REG_B, VRTC_B_24H | VRTC_B_AIE);
-    vm.now += NS_PER_S;
+    fake_advance_ns(NS_PER_S);
     vrtc_update(&rtc);
-    assert_int_equal(vm.rises[8], 0); /* UF is set but not enabled */
-    vm.now += NS_PER_S;
+    assert_int_equal(fake_irq_rises(8), 0); /* UF is set but not enabled */
+    fake_advance_ns(NS_PER_S);
     vrtc_update(&rtc);
-    assert_int_equal(vm.rises[8], 1);
+    assert_int_equal(fake_irq_rises(8), 1);
     assert_int_equal(cmos_read(VRTC_REG_C), VRTC_C_IRQF | VRTC_C_AF | VRTC_C_UF);
-    vm.now += 59 * NS_PER_S;
+    fake_advance_ns(59 * NS_PER_S);
     vrtc_update(&rtc);
-    assert_int_equal(vm.rises[8], 1);
+    assert_int_equal(fake_irq_rises(8), 1);
     assert_int_equal(cmos_read(VRTC_REG_C), VRTC_C_UF);
 }
 
@@ -255,7 +236,7 @@ static void test_long_absence(void **state)
 {
     (void)state;
     set(2021, 12, 30, 10, 0, 0);
-    vm.now += (3 * DAY_S + 3600 + 10) * NS_PER_S;
+    fake_advance_ns((3 * DAY_S + 3600 + 10) * NS_PER_S);
     struct datetime dt;
     vrtc_get_time(&rtc, &dt);
     assert_int_equal(dt.year, 2022);
@@ -309,11 +290,11 @@ static void test_reset_clears_enables(void **state)
 {
     (void)state;
     cmos_write(VRTC_REG_B, VRTC_B_24H | VRTC_B_UIE | VRTC_B_PIE);
-    vm.now += NS_PER_S;
+    fake_advance_ns(NS_PER_S);
     vrtc_update(&rtc);
-    assert_true(vm.level[8]);
+    assert_true(fake_irq_level(8));
     vrtc_reset(&rtc);
-    assert_false(vm.level[8]);
+    assert_false(fake_irq_level(8));
     assert_int_equal(cmos_read(VRTC_REG_B), VRTC_B_24H);
     assert_int_equal(vrtc_next_event_ns(&rtc), UINT64_MAX);
 }

@@ -7,37 +7,23 @@
 
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vuart.c"
+#include "fake_env.h"
 
-/* Fake VM: a settable clock and a recorder of IRQ line levels and rising edges. */
-struct fake_vm {
-    uint64_t now;
-    bool level[16];
-    unsigned rises[16], calls[16];
+/* The serial line's far end: what the UART transmitted (vuart_init's tx, not a vdev_env hook). */
+struct fake_tx {
     uint8_t txbuf[64];
     unsigned ntx;
 };
 
-static uint64_t fake_now(void *ctx) { return ((struct fake_vm *)ctx)->now; }
-
-static void fake_set_irq(void *ctx, unsigned irq, bool level)
-{
-    struct fake_vm *vm = ctx;
-    assert_true(irq < 16);
-    vm->calls[irq]++;
-    if (level && !vm->level[irq])
-        vm->rises[irq]++;
-    vm->level[irq] = level;
-}
-
 static void fake_tx(void *ctx, uint8_t byte)
 {
-    struct fake_vm *vm = ctx;
-    if (vm->ntx < sizeof(vm->txbuf))
-        vm->txbuf[vm->ntx++] = byte;
+    struct fake_tx *tx = ctx;
+    if (tx->ntx < sizeof(tx->txbuf))
+        tx->txbuf[tx->ntx++] = byte;
 }
 
 struct fixture {
-    struct fake_vm vm;
+    struct fake_tx tx;
     struct vdev_env env;
     struct vdev_bus bus;
     struct vuart u;
@@ -48,9 +34,9 @@ static struct fixture fx;
 static int setup(void **state)
 {
     memset(&fx, 0, sizeof(fx));
-    fx.env = (struct vdev_env){.ctx = &fx.vm, .now_ns = fake_now, .set_irq = fake_set_irq};
+    fake_env_init(&fx.env);
     vdev_bus_init(&fx.bus);
-    vuart_init(&fx.u, &fx.env, VUART_COM1_BASE, VUART_COM1_IRQ, fake_tx, &fx.vm);
+    vuart_init(&fx.u, &fx.env, VUART_COM1_BASE, VUART_COM1_IRQ, fake_tx, &fx.tx);
     assert_int_equal(vuart_attach(&fx.u, &fx.bus), 0);
     *state = &fx;
     return 0;
@@ -66,7 +52,7 @@ static void test_reset_state(void **state)
     assert_int_equal(in(VUART_IIR_FCR), VUART_IIR_NO_INT);
     assert_int_equal(in(VUART_LSR), VUART_LSR_THRE | VUART_LSR_TEMT);
     assert_int_equal(in(VUART_MSR) & 0xF0, VUART_MSR_CTS | VUART_MSR_DSR | VUART_MSR_DCD);
-    assert_false(fx.vm.level[4]);
+    assert_false(fake_irq_level(4));
     /* A second UART can't claim the same ports. */
     assert_int_equal(vuart_attach(&fx.u, &fx.bus), -1);
 }
@@ -82,7 +68,7 @@ static void test_divisor_latch_and_scratch(void **state)
     assert_int_equal(fx.u.divisor, 1);
     out(VUART_LCR, 0x03);
     assert_int_equal(in(VUART_LCR), 0x03);
-    assert_int_equal(fx.vm.ntx, 0); /* DLL write did not transmit */
+    assert_int_equal(fx.tx.ntx, 0); /* DLL write did not transmit */
     out(VUART_IER, 0xFF);
     assert_int_equal(in(VUART_IER), 0x0F); /* upper bits read 0, Linux's probe checks this */
     out(VUART_SCR, 0xA5);
@@ -98,8 +84,8 @@ static void test_transmit_calls_tx(void **state)
     (void)state;
     out(VUART_RBR_THR, 'h');
     out(VUART_RBR_THR, 'i');
-    assert_int_equal(fx.vm.ntx, 2);
-    assert_memory_equal(fx.vm.txbuf, "hi", 2);
+    assert_int_equal(fx.tx.ntx, 2);
+    assert_memory_equal(fx.tx.txbuf, "hi", 2);
     assert_int_equal(in(VUART_LSR) & 0x60, 0x60);
 }
 
@@ -147,7 +133,7 @@ static void test_loopback_linux_probe(void **state)
     assert_true(in(VUART_MSR) & VUART_MSR_TERI); /* RI fell */
     /* THR loops back to RBR, nothing reaches tx, outside input is ignored. */
     out(VUART_RBR_THR, 0x5A);
-    assert_int_equal(fx.vm.ntx, 0);
+    assert_int_equal(fx.tx.ntx, 0);
     assert_false(vuart_receive(&fx.u, 0x11));
     assert_true(in(VUART_LSR) & VUART_LSR_DR);
     assert_int_equal(in(VUART_RBR_THR), 0x5A);
@@ -161,14 +147,14 @@ static void test_rx_interrupt_gated_by_out2(void **state)
     out(VUART_IER, VUART_IER_ERBFI);
     vuart_receive(&fx.u, 'q');
     assert_int_equal(in(VUART_IIR_FCR), VUART_IIR_RDI);
-    assert_false(fx.vm.level[4]); /* OUT2 clear: the PC does not see it */
+    assert_false(fake_irq_level(4)); /* OUT2 clear: the PC does not see it */
     out(VUART_MCR, VUART_MCR_OUT2);
-    assert_true(fx.vm.level[4]);
+    assert_true(fake_irq_level(4));
     assert_int_equal(in(VUART_RBR_THR), 'q');
-    assert_false(fx.vm.level[4]);
+    assert_false(fake_irq_level(4));
     assert_int_equal(in(VUART_IIR_FCR), VUART_IIR_NO_INT);
     vuart_receive(&fx.u, 'r');
-    assert_int_equal(fx.vm.rises[4], 2);
+    assert_int_equal(fake_irq_rises(4), 2);
 }
 
 static void test_thre_interrupt(void **state)
@@ -176,20 +162,20 @@ static void test_thre_interrupt(void **state)
     (void)state;
     out(VUART_MCR, VUART_MCR_OUT2);
     out(VUART_IER, VUART_IER_ETBEI);
-    assert_true(fx.vm.level[4]);
+    assert_true(fake_irq_level(4));
     assert_int_equal(in(VUART_IIR_FCR), VUART_IIR_THRI);
     /* Reading IIR with THRE as the source acknowledges it. */
-    assert_false(fx.vm.level[4]);
+    assert_false(fake_irq_level(4));
     assert_int_equal(in(VUART_IIR_FCR), VUART_IIR_NO_INT);
     /* Re-armed by an IER write. */
     out(VUART_IER, VUART_IER_ETBEI);
-    assert_int_equal(fx.vm.rises[4], 2);
+    assert_int_equal(fake_irq_rises(4), 2);
     /* Writing THR drops and re-raises it: a new edge per byte. */
     out(VUART_RBR_THR, 'x');
-    assert_int_equal(fx.vm.rises[4], 3);
-    assert_true(fx.vm.level[4]);
+    assert_int_equal(fake_irq_rises(4), 3);
+    assert_true(fake_irq_level(4));
     out(VUART_IER, 0);
-    assert_false(fx.vm.level[4]);
+    assert_false(fake_irq_level(4));
 }
 
 static void test_iir_priority(void **state)
@@ -209,7 +195,7 @@ static void test_iir_priority(void **state)
     assert_int_equal(in(VUART_IIR_FCR), VUART_IIR_MSI);
     in(VUART_MSR);
     assert_int_equal(in(VUART_IIR_FCR), VUART_IIR_NO_INT);
-    assert_false(fx.vm.level[4]);
+    assert_false(fake_irq_level(4));
 }
 
 static void test_reset_lowers_line(void **state)
@@ -217,9 +203,9 @@ static void test_reset_lowers_line(void **state)
     (void)state;
     out(VUART_MCR, VUART_MCR_OUT2);
     out(VUART_IER, VUART_IER_ETBEI);
-    assert_true(fx.vm.level[4]);
+    assert_true(fake_irq_level(4));
     vuart_reset(&fx.u);
-    assert_false(fx.vm.level[4]);
+    assert_false(fake_irq_level(4));
     assert_int_equal(in(VUART_IER), 0);
 }
 

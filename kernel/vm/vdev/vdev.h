@@ -1,14 +1,14 @@
 /* The virtual-device bus: per-guest table of I/O port ranges and the environment devices see. */
-#ifndef KERNEL_VDEV_VDEV_H
-#define KERNEL_VDEV_VDEV_H
+#ifndef KERNEL_VM_VDEV_VDEV_H
+#define KERNEL_VM_VDEV_VDEV_H
 
 /*
  * Overview. Every virtual device (vuart, vpic, vpit, vrtc, ...) is a plain
  * struct that the core embeds in its per-guest state. A device knows nothing
  * about VT-x: it gets time and an interrupt line through a struct vdev_env,
  * and its NAME_attach() claims its ports on the guest's struct vdev_bus. The
- * I/O-exit handler calls vdev_io_in()/vdev_io_out(), which find the range in
- * the table; adding a device never touches that dispatcher.
+ * VM layer's request handler (kernel/vm/run.c) calls vdev_io_in()/vdev_io_out(),
+ * which find the range in the table; adding a device never touches that dispatcher.
  *
  * Access widths: a range registered with vdev_register_io() gets whole
  * 1-, 2- or 4-byte accesses as the guest made them. A range registered with
@@ -31,7 +31,8 @@ enum vdev_machine_event {
 };
 
 /* What a virtual device may ask of the VM it belongs to. The core fills one per guest.
- * Hooks after set_irq are optional: a device checks for NULL (host tests leave them out). */
+ * Hooks after set_irq are optional: a device checks for NULL (a VM layer or a test may
+ * leave them out; tests/unit/fake_env.h wires them all). */
 struct vdev_env {
     void *ctx;
     uint64_t (*now_ns)(void *ctx);                        /* guest virtual time, monotonic, ns */
@@ -44,8 +45,6 @@ struct vdev_env {
     /* The machine switches off, resets or exits with status. */
     void (*machine)(void *ctx, enum vdev_machine_event event, uint32_t status);
 };
-
-/* Wall-clock time. weekday: 1..7 with Sunday = 1 (the RTC's convention), 0 = "compute it". */
 
 typedef uint32_t (*vdev_read_fn)(void *dev, uint16_t port, unsigned size);
 typedef void (*vdev_write_fn)(void *dev, uint16_t port, unsigned size, uint32_t value);
