@@ -108,8 +108,10 @@ static inline uint64_t xgetbv(uint32_t idx)
 #define CR4_PGE        (1ull << 7)
 #define CR4_OSFXSR     (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_LA57       (1ull << 12)
 #define CR4_VMXE       (1ull << 13)
 #define CR4_SMXE       (1ull << 14)
+#define CR4_PCIDE      (1ull << 17)
 #define CR4_OSXSAVE    (1ull << 18)
 
 #define MSR_IA32_TSC              0x10

@@ -75,12 +75,28 @@ static enum exit_action paging_mode_changed(struct vcpu *vcpu)
     return EXIT_CONTINUE;
 }
 
+/* CR0 bits clear in the guest/host mask are the guest's: it changes them without an exit
+ * (SDM 26.1.3), so GUEST_CR0 holds their value, not the shadow. CLTS and LMSW change only
+ * some bits and keep the rest, so they start from the merged value. */
+static void guest_cr0_sync(struct vcpu *vcpu)
+{
+    uint64_t host_owned = vmcs_readnat(CR0_GUEST_HOST_MASK);
+    vcpu->cr0_shadow = (vcpu->cr0_shadow & host_owned) | (vmcs_readnat(GUEST_CR0) & ~host_owned);
+}
+
+/* CR0's defined bits: PE MP EM TS ET NE WP AM NW CD PG (SDM 2.5). */
+#define CR0_DEFINED 0xE005003Full
+
+/* MOV to CR0 (SDM Vol. 2B MOV CR, Vol. 3A 2.5): #GP for bits 63:32, PG without PE, NW
+ * without CD, clearing PG while CR4.PCIDE=1, and PG with EFER.LME but not CR4.PAE;
+ * reserved bits in 31:0 are ignored. */
 static enum exit_action guest_write_cr0(struct vcpu *vcpu, uint64_t v)
 {
-    v &= 0xFFFFFFFFull;
-    /* #GP on reserved bits or the invalid combinations of SDM 2.5 / MOV CR0. */
-    if ((v & ~0xE005003Full) || ((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
+    if ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
         return exit_inject_gp(vcpu);
+    if (!(v & CR0_PG) && (vcpu->cr4_shadow & CR4_PCIDE))
+        return exit_inject_gp(vcpu);
+    v &= CR0_DEFINED;
     if ((v & CR0_PG) && !(vcpu->cr0_shadow & CR0_PG) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LME) &&
         !(vcpu->cr4_shadow & CR4_PAE))
         return exit_inject_gp(vcpu);
@@ -90,11 +106,18 @@ static enum exit_action guest_write_cr0(struct vcpu *vcpu, uint64_t v)
     return paging_mode_changed(vcpu);
 }
 
+/* MOV to CR4 (SDM Vol. 2B MOV CR): #GP for reserved bits (VMXE among them: VMX is hidden
+ * from guests), clearing PAE or changing LA57 in IA-32e mode, and setting PCIDE outside
+ * IA-32e mode or while CR3[11:0] is not 0. */
 static enum exit_action guest_write_cr4(struct vcpu *vcpu, uint64_t v)
 {
+    bool ia32e = vmcs_read64(GUEST_IA32_EFER) & EFER_LMA;
     if (v & ~cr4_guest_allowed())
-        return exit_inject_gp(vcpu);        /* VMXE among them: VMX is hidden from guests */
-    if (!(v & CR4_PAE) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA))
+        return exit_inject_gp(vcpu);
+    if (ia32e && (!(v & CR4_PAE) || ((v ^ vcpu->cr4_shadow) & CR4_LA57)))
+        return exit_inject_gp(vcpu);
+    if ((v & CR4_PCIDE) && !(vcpu->cr4_shadow & CR4_PCIDE) &&
+        (!ia32e || (vmcs_readnat(GUEST_CR3) & 0xFFF)))
         return exit_inject_gp(vcpu);
     vcpu->cr4_shadow = v;
     vmcs_writenat(CR4_READ_SHADOW, v);
@@ -161,10 +184,12 @@ enum exit_action exit_cr_access(struct vcpu *vcpu)
             return exit_crash(vcpu, "MOV from CR%u cannot be emulated", cr);
         vcpu_gpr_write(vcpu, reg, vcpu->cr8);
     } else if (type == CR_ACCESS_CLTS) {
+        guest_cr0_sync(vcpu);
         a = guest_write_cr0(vcpu, vcpu->cr0_shadow & ~CR0_TS);
     } else {                                                /* LMSW: only the low 4 bits */
+        guest_cr0_sync(vcpu);
         uint64_t msw = cr_qual_lmsw_source(q) & 0xF;
-        a = guest_write_cr0(vcpu, (vcpu->cr0_shadow & ~0xEull) | msw | (vcpu->cr0_shadow & CR0_PE));
+        a = guest_write_cr0(vcpu, (vcpu->cr0_shadow & ~0xEull) | msw);   /* LMSW cannot clear PE */
     }
     if (a == EXIT_CONTINUE && !vcpu->pending_event)
         vcpu_skip_instruction(vcpu);

@@ -24,10 +24,16 @@ static uint64_t addr_mask(uint32_t info)
 /* The string form: the elements of this request (at most VCPU_IO_BATCH; the guest
  * re-executes the REP instruction for the rest), each step of RSI/RDI by DF. */
 struct string_op {
-    uint64_t mask, addr;
+    uint64_t mask, base, index;     /* the segment base, RSI or RDI */
     int64_t step;
     bool rep;
 };
+
+/* The linear address of element i: the index register wraps at the address size. */
+static uint64_t element_addr(const struct string_op *op, unsigned i)
+{
+    return op->base + ((op->index + (uint64_t)((int64_t)i * op->step)) & op->mask);
+}
 
 static struct string_op string_op(struct vcpu *vcpu, unsigned size, bool in, bool rep)
 {
@@ -39,10 +45,12 @@ static struct string_op string_op(struct vcpu *vcpu, unsigned size, bool in, boo
     struct string_op op = { .mask = addr_mask(info), .rep = rep };
     op.step = (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_DF) ? -(int64_t)size : (int64_t)size;
     if (in) {                       /* INS writes ES:RDI (no override) */
-        op.addr = vmcs_readnat(GUEST_ES_BASE) + (r->rdi & op.mask);
+        op.base = vmcs_readnat(GUEST_ES_BASE);
+        op.index = r->rdi;
     } else {                        /* OUTS reads DS:RSI unless overridden */
         unsigned seg = insn_info_segment(info);
-        op.addr = vmcs_readnat(bases[seg < 6 ? seg : 3]) + (r->rsi & op.mask);
+        op.base = vmcs_readnat(bases[seg < 6 ? seg : 3]);
+        op.index = r->rsi;
     }
     return op;
 }
@@ -59,7 +67,7 @@ static enum exit_action string_io(struct vcpu *vcpu, struct string_op *op)
     if (!q->io.in) {
         for (unsigned i = 0; i < q->io.count; i++) {
             uint32_t value = 0;
-            uint64_t addr = op->addr + (uint64_t)((int64_t)i * op->step);
+            uint64_t addr = element_addr(op, i);
             if (guest_read(vcpu, addr, &value, q->io.size) < 0)
                 return exit_crash(vcpu, "OUTS from an unmapped guest address 0x%lx", addr);
             q->io.data[i] = value;
@@ -112,7 +120,7 @@ enum exit_action io_complete(struct vcpu *vcpu)
     struct string_op op = string_op(vcpu, q->io.size, q->io.in, io_qual_rep(qual));
     for (unsigned i = 0; i < q->io.count; i++) {
         if (q->io.in) {
-            uint64_t addr = op.addr + (uint64_t)((int64_t)i * op.step);
+            uint64_t addr = element_addr(&op, i);
             if (guest_write(vcpu, addr, &q->io.data[i], q->io.size) < 0)
                 return exit_crash(vcpu, "INS to an unmapped guest address 0x%lx", addr);
             advance(&r->rdi, op.mask, op.step);

@@ -75,8 +75,7 @@ static const char *controls_init(void)
     if (!vmx_adjust_controls(c->procbased2,
                              SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST |
                              SECONDARY_WBINVD_EXITING,
-                             SECONDARY_ENABLE_VPID | SECONDARY_ENABLE_RDTSCP |
-                             SECONDARY_ENABLE_INVPCID | SECONDARY_ENABLE_XSAVES, &proc2))
+                             SECONDARY_ENABLE_VPID | SECONDARY_ENABLE_RDTSCP, &proc2))
         return "secondary controls: EPT or unrestricted guest not allowed";
     if (!vmx_adjust_controls(c->exit,
                              VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_ACK_INTR_ON_EXIT |

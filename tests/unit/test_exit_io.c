@@ -1,0 +1,304 @@
+/* Host unit tests for the I/O instruction exits (vmx/exit_io.c: exit_io builds the request,
+ * io_complete finishes the instruction), over the fake VMCS and guest RAM of fake_vmcs.h.
+ * Rules: IN/OUT, INS/OUTS and REP in SDM Vol. 2; the exit qualification (Table 28-5) and the
+ * instruction information of INS/OUTS (Table 28-8). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/unit/fake_vmcs.h"
+
+#define Q_IN     (1u << 3)
+#define Q_STRING (1u << 4)
+#define Q_REP    (1u << 5)
+enum { AS16, AS32, AS64 };                  /* instruction information bits 9:7 */
+enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+
+/* An exit of an I/O instruction of size bytes at port, with the instruction information
+ * (address size, segment) of INS/OUTS. */
+static void io_exit(uint16_t port, unsigned size, unsigned flags, unsigned as, unsigned seg)
+{
+    v.exit_qual = ((uint64_t)port << 16) | (size - 1) | flags;
+    fake_vmcs_set(VMX_INSTRUCTION_INFO, as << 7 | seg << 15);
+}
+
+struct size_case { unsigned size; uint64_t out_data, in_rax; };
+
+/* AL/AX/EAX: an 8- or 16-bit IN keeps the rest of RAX, a 32-bit one zero-extends (SDM 3.4.1.1). */
+static const struct size_case sizes[] = {
+    { 1, 0xBE, 0x11223344556677DDull },
+    { 2, 0xBABE, 0x112233445566CCDDull },
+    { 4, 0xCAFEBABE, 0xAABBCCDDull },
+};
+
+/* OUT DX/imm8, AL/AX/EAX: the port, size and the register's low size bytes (SDM Vol. 2 OUT). */
+static void test_out_sizes(void **state)
+{
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        fake_setup(state);
+        v.regs.rax = 0xDEADBEEFCAFEBABEull;
+        io_exit(0x3F8, sizes[i].size, 0, AS64, SEG_DS);
+        assert_int_equal(exit_io(&v), EXIT_REQUEST);
+        assert_int_equal(v.req.kind, VCPU_REQ_IO);
+        assert_int_equal(v.req.io.port, 0x3F8);
+        assert_int_equal(v.req.io.size, sizes[i].size);
+        assert_false(v.req.io.in);
+        assert_int_equal(v.req.io.count, 1);
+        assert_int_equal(v.req.io.data[0], sizes[i].out_data);
+        assert_rip_kept();                  /* the instruction completes after the VM layer */
+        assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+        assert_int_equal(v.regs.rax, 0xDEADBEEFCAFEBABEull);
+        assert_rip_advanced(2);
+        assert_no_unset_reads();
+    }
+}
+
+/* IN AL/AX/EAX, DX: the answer lands in the register with the width's merge rule (SDM 3.4.1.1). */
+static void test_in_sizes(void **state)
+{
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        fake_setup(state);
+        v.regs.rax = 0x1122334455667788ull;
+        fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 1);
+        io_exit(0xCFC, sizes[i].size, Q_IN, AS64, SEG_DS);
+        assert_int_equal(exit_io(&v), EXIT_REQUEST);
+        assert_true(v.req.io.in);
+        assert_int_equal(v.req.io.port, 0xCFC);
+        assert_int_equal(v.req.io.size, sizes[i].size);
+        v.req.io.data[0] = 0xAABBCCDD;      /* wider than the access: the upper bytes are not AL's */
+        assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+        assert_int_equal(v.regs.rax, sizes[i].in_rax);
+        assert_rip_advanced(1);
+        assert_no_unset_reads();
+    }
+}
+
+/* OUTS reads DS:rSI, or the segment of an override prefix (SDM Vol. 2 OUTS, Table 28-8). */
+static void test_outs_segment(void **state)
+{
+    static const struct { unsigned seg; uint64_t addr; } cases[] = {
+        { SEG_DS, 0x20000 + 0x10 }, { SEG_FS, 0x30000 + 0x10 }, { SEG_ES, 0x40000 + 0x10 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        fake_vmcs_set(GUEST_DS_BASE, 0x20000);
+        fake_vmcs_set(GUEST_FS_BASE, 0x30000);
+        fake_vmcs_set(GUEST_ES_BASE, 0x40000);
+        memcpy(ram + cases[i].addr, "\x34\x12", 2);
+        v.regs.rsi = 0x10;
+        v.regs.rcx = 7;
+        io_exit(0x80, 2, Q_STRING, AS32, cases[i].seg);
+        assert_int_equal(exit_io(&v), EXIT_REQUEST);
+        assert_int_equal(v.req.io.count, 1);
+        assert_int_equal(v.req.io.data[0], 0x1234);
+        assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+        assert_int_equal(v.regs.rsi, 0x12);
+        assert_int_equal(v.regs.rcx, 7);    /* without REP, RCX is not a count */
+        assert_rip_advanced(2);
+    }
+}
+
+/* REP OUTS: RCX elements, rSI stepping up, or down with RFLAGS.DF=1 (SDM Vol. 2 OUTS, REP). */
+static void test_rep_outs_direction(void **state)
+{
+    for (int df = 0; df <= 1; df++) {
+        fake_setup(state);
+        fake_vmcs_set(GUEST_RFLAGS, 0x2 | (df ? RFLAGS_DF : 0));
+        for (int k = -2; k <= 2; k++)
+            ram[0x500 + k] = (uint8_t)(0x50 + k);
+        v.regs.rsi = 0x500;
+        v.regs.rcx = 3;
+        io_exit(0x60, 1, Q_STRING | Q_REP, AS64, SEG_DS);
+        assert_int_equal(exit_io(&v), EXIT_REQUEST);
+        assert_int_equal(v.req.io.count, 3);
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(v.req.io.data[k], 0x50 + (df ? -k : k));
+        assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+        assert_int_equal(v.regs.rsi, df ? 0x4FD : 0x503);
+        assert_int_equal(v.regs.rcx, 0);
+        assert_rip_advanced(2);
+    }
+}
+
+/* Address size 16: CX is the count and SI the pointer; the upper bits of RCX and RSI are
+ * neither used nor changed (SDM Vol. 2 REP and OUTS: the registers by address size). */
+static void test_rep_outs_16bit_address_size(void **state)
+{
+    (void)state;
+    fake_vmcs_set(GUEST_DS_BASE, 0x10000);
+    ram[0x1FFFE] = 0xA1, ram[0x1FFFF] = 0xA2;
+    v.regs.rsi = 0x1234FFFEull;
+    v.regs.rcx = 0xABCD000000000002ull;
+    io_exit(0x80, 1, Q_STRING | Q_REP, AS16, SEG_DS);
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    assert_int_equal(v.req.io.count, 2);
+    assert_int_equal(v.req.io.data[0], 0xA1);
+    assert_int_equal(v.req.io.data[1], 0xA2);
+    assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rsi, 0x12340000ull);        /* SI wrapped, RSI[63:16] kept */
+    assert_int_equal(v.regs.rcx, 0xABCD000000000000ull);
+    assert_rip_advanced(2);
+}
+
+/* Address size 16: the offset of each element wraps within 16 bits, SI or DI = 0xFFFF is followed
+ * by offset 0, not 0x10000 (SDM Vol. 2 OUTS/INS: SI and DI are 16-bit registers there). */
+static void test_rep_16bit_index_wraps(void **state)
+{
+    for (int in = 0; in <= 1; in++) {
+        fake_setup(state);
+        fake_vmcs_set(in ? GUEST_ES_BASE : GUEST_DS_BASE, 0x10000);
+        ram[0x1FFFF] = 0xA1, ram[0x10000] = 0xA2, ram[0x10001] = 0xA3;
+        v.regs.rsi = v.regs.rdi = 0xFFFF;
+        v.regs.rcx = 3;
+        io_exit(0x80, 1, Q_STRING | Q_REP | (in ? Q_IN : 0), AS16, SEG_DS);
+        assert_int_equal(exit_io(&v), EXIT_REQUEST);
+        if (in) {
+            memset(ram + 0x10000, 0, 0x10002);
+            v.req.io.data[0] = 0xB1, v.req.io.data[1] = 0xB2, v.req.io.data[2] = 0xB3;
+        }
+        assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+        assert_int_equal(in ? v.regs.rdi : v.regs.rsi, 0x0002);
+        if (in) {
+            assert_int_equal(ram[0x1FFFF], 0xB1);
+            assert_int_equal(ram[0x10000], 0xB2);
+            assert_int_equal(ram[0x10001], 0xB3);
+            assert_int_equal(ram[0x20000], 0);      /* not past the 64 KiB of the segment */
+        } else {
+            assert_int_equal(v.req.io.data[0], 0xA1);
+            assert_int_equal(v.req.io.data[1], 0xA2);
+            assert_int_equal(v.req.io.data[2], 0xA3);
+        }
+    }
+}
+
+/* A REP longer than one request: VCPU_IO_BATCH elements, RCX counts them off and RIP stays, so
+ * the guest re-executes the instruction for the rest (REP is interruptible, SDM Vol. 2 REP). */
+static void test_rep_batch_limit(void **state)
+{
+    (void)state;
+    for (unsigned k = 0; k < VCPU_IO_BATCH; k++)
+        ram[0x2000 + k] = (uint8_t)k;
+    v.regs.rsi = 0x2000;
+    v.regs.rcx = VCPU_IO_BATCH + 10;
+    io_exit(0x80, 1, Q_STRING | Q_REP, AS64, SEG_DS);
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    assert_int_equal(v.req.io.count, VCPU_IO_BATCH);
+    assert_int_equal(v.req.io.data[VCPU_IO_BATCH - 1], (VCPU_IO_BATCH - 1) & 0xFF);
+    assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rcx, 10);
+    assert_int_equal(v.regs.rsi, 0x2000 + VCPU_IO_BATCH);
+    assert_rip_kept();
+}
+
+/* REP with a zero count does nothing but end the instruction (SDM Vol. 2 REP); CX=0 with a
+ * 16-bit address size though RCX is not 0. */
+static void test_rep_count_zero(void **state)
+{
+    static const struct { unsigned as, flags; uint64_t rcx; } cases[] = {
+        { AS64, 0, 0 }, { AS16, 0, 0x10000 }, { AS64, Q_IN, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        v.regs.rcx = cases[i].rcx;
+        v.regs.rsi = v.regs.rdi = RAM_SIZE + 0x1000;     /* no element is touched */
+        io_exit(0x80, 4, Q_STRING | Q_REP | cases[i].flags, cases[i].as, SEG_DS);
+        assert_int_equal(exit_io(&v), EXIT_CONTINUE);
+        assert_int_equal(v.regs.rcx, cases[i].rcx);
+        assert_rip_advanced(2);
+    }
+}
+
+/* REP INS writes ES:rDI (no segment override, SDM Vol. 2 INS) size bytes per element, stepping
+ * by DF, once the VM layer answered; RDI and RCX as the CPU leaves them. */
+static void test_rep_ins_writes_memory(void **state)
+{
+    for (int df = 0; df <= 1; df++) {
+        fake_setup(state);
+        fake_vmcs_set(GUEST_RFLAGS, 0x2 | (df ? RFLAGS_DF : 0));
+        fake_vmcs_set(GUEST_ES_BASE, 0x3000);
+        fake_vmcs_set(GUEST_FS_BASE, 0x9000);
+        memset(ram + 0x3000, 0xEE, 0x100);
+        v.regs.rdi = 0x40;
+        v.regs.rcx = 3;
+        io_exit(0x1F0, 2, Q_IN | Q_STRING | Q_REP, AS32, SEG_FS);
+        assert_int_equal(exit_io(&v), EXIT_REQUEST);
+        assert_true(v.req.io.in);
+        assert_int_equal(v.req.io.count, 3);
+        v.req.io.data[0] = 0xFFFF1111, v.req.io.data[1] = 0xFFFF2222, v.req.io.data[2] = 0xFFFF3333;
+        assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+        static const uint8_t up[] = { 0xEE, 0xEE, 0x11, 0x11, 0x22, 0x22, 0x33, 0x33, 0xEE, 0xEE };
+        static const uint8_t down[] = { 0x33, 0x33, 0x22, 0x22, 0x11, 0x11, 0xEE, 0xEE };
+        if (df)
+            assert_memory_equal(ram + 0x3000 + 0x3C, down, sizeof down);
+        else
+            assert_memory_equal(ram + 0x3000 + 0x3E, up, sizeof up);
+        assert_int_equal(v.regs.rdi, df ? 0x3A : 0x46);
+        assert_int_equal(v.regs.rcx, 0);
+        assert_rip_advanced(2);
+    }
+}
+
+/* A batch of REP INS: RDI moves by the batch, RCX keeps the rest and RIP stays (SDM Vol. 2 REP). */
+static void test_rep_ins_batch_limit(void **state)
+{
+    (void)state;
+    v.regs.rdi = 0x8000;
+    v.regs.rcx = 300;
+    io_exit(0x1F0, 4, Q_IN | Q_STRING | Q_REP, AS64, SEG_DS);
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    assert_int_equal(v.req.io.count, VCPU_IO_BATCH);
+    for (unsigned k = 0; k < VCPU_IO_BATCH; k++)
+        v.req.io.data[k] = 0xC0DE0000 + k;
+    assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+    uint32_t last;
+    memcpy(&last, ram + 0x8000 + 4 * (VCPU_IO_BATCH - 1), 4);
+    assert_int_equal(last, 0xC0DE0000 + VCPU_IO_BATCH - 1);
+    assert_int_equal(v.regs.rdi, 0x8000 + 4 * VCPU_IO_BATCH);
+    assert_int_equal(v.regs.rcx, 300 - VCPU_IO_BATCH);
+    assert_rip_kept();
+}
+
+/* INS into an address that is not the guest's RAM: the guest is stopped, RIP untouched. */
+static void test_ins_outside_ram_crashes(void **state)
+{
+    (void)state;
+    v.regs.rdi = 0x300000;
+    io_exit(0x60, 1, Q_IN | Q_STRING, AS32, SEG_ES);
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    v.req.io.data[0] = 0x42;
+    assert_int_equal(io_complete(&v), EXIT_CRASH);
+    assert_string_equal(v.crash_reason, "INS to an unmapped guest address 0x300000");
+    assert_rip_kept();
+}
+
+/* OUTS from an address that is not the guest's RAM: stopped before any request. */
+static void test_outs_outside_ram_crashes(void **state)
+{
+    (void)state;
+    v.regs.rsi = RAM_SIZE - 1;              /* the word straddles the end of RAM */
+    io_exit(0x60, 2, Q_STRING, AS32, SEG_DS);
+    assert_int_equal(exit_io(&v), EXIT_CRASH);
+    assert_string_equal(v.crash_reason, "OUTS from an unmapped guest address 0x1fffff");
+    assert_rip_kept();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        FAKE_TEST(test_out_sizes),
+        FAKE_TEST(test_in_sizes),
+        FAKE_TEST(test_outs_segment),
+        FAKE_TEST(test_rep_outs_direction),
+        FAKE_TEST(test_rep_outs_16bit_address_size),
+        FAKE_TEST(test_rep_16bit_index_wraps),
+        FAKE_TEST(test_rep_batch_limit),
+        FAKE_TEST(test_rep_count_zero),
+        FAKE_TEST(test_rep_ins_writes_memory),
+        FAKE_TEST(test_rep_ins_batch_limit),
+        FAKE_TEST(test_ins_outside_ram_crashes),
+        FAKE_TEST(test_outs_outside_ram_crashes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
