@@ -14,7 +14,8 @@ uint64_t time_ns_to_tsc(uint64_t ns);
 /* Busy-waits (for calibration-free short delays). */
 void time_delay_us(uint64_t us);
 
-/* A calendar date and time (the CMOS clock's reading, a guest RTC's setting). */
+/* A calendar date and time (the CMOS clock's reading, a guest RTC's setting). weekday:
+ * 1..7 with Sunday = 1 (the RTC's convention), 0 = "compute it". */
 struct datetime {
     uint16_t year;
     uint8_t month, day, hour, min, sec, weekday;

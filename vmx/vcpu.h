@@ -50,7 +50,7 @@ enum exit_action {
 
 /* An access that needs the machine behind the CPU, described by the CPU side and carried
  * out by the VM layer (its devices), the way KVM hands struct kvm_run to its device model.
- * The VM layer fills in the answer and calls vcpu_run() again, which completes the
+ * The VM layer fills in the answer and calls vcpu_complete(), which completes the
  * instruction (writes the register or memory, advances RIP) before the next entry. */
 enum vcpu_req_kind { VCPU_REQ_IO, VCPU_REQ_MMIO, VCPU_REQ_MSR, VCPU_REQ_HYPERCALL };
 

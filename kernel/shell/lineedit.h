@@ -9,8 +9,8 @@
  * ESC[nD / ESC[nC and erases with ESC[K. No allocation, no state outside the
  * struct.
  */
-#ifndef KERNEL_LINEEDIT_H
-#define KERNEL_LINEEDIT_H
+#ifndef KERNEL_SHELL_LINEEDIT_H
+#define KERNEL_SHELL_LINEEDIT_H
 
 #include <stdbool.h>
 #include <stddef.h>

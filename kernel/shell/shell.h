@@ -1,6 +1,6 @@
 /* The serial console shell ("hv> "): line editing, a table of commands, their help. */
-#ifndef KERNEL_SHELL_H
-#define KERNEL_SHELL_H
+#ifndef KERNEL_SHELL_SHELL_H
+#define KERNEL_SHELL_SHELL_H
 
 #include <stdbool.h>
 #include <stdint.h>

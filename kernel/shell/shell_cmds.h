@@ -1,6 +1,6 @@
 /* The shell's command table (kernel/shell/shell_cmds.c), terminated by an entry with a NULL name. */
-#ifndef KERNEL_SHELL_CMDS_H
-#define KERNEL_SHELL_CMDS_H
+#ifndef KERNEL_SHELL_SHELL_CMDS_H
+#define KERNEL_SHELL_SHELL_CMDS_H
 
 #include "kernel/shell/shell.h"
 

@@ -1,6 +1,6 @@
 /* The shell's guest commands (kernel/shell/shell_guest.c): list, info, lifecycle, console, stats, trace. */
-#ifndef KERNEL_SHELL_GUEST_H
-#define KERNEL_SHELL_GUEST_H
+#ifndef KERNEL_SHELL_SHELL_GUEST_H
+#define KERNEL_SHELL_SHELL_GUEST_H
 
 int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);

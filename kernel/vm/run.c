@@ -6,7 +6,6 @@
 #include "kernel/vm/vm.h"
 #include "kernel/cpu.h"
 #include "kernel/idt.h"
-#include "drivers/timer.h"
 
 static bool (*host_work)(void);
 

@@ -1,7 +1,7 @@
 /* The scheduler of virtual CPUs: round robin over the running guests with a time slice
  * (option slice=) enforced by the VMX-preemption timer. */
-#ifndef KERNEL_SCHED_H
-#define KERNEL_SCHED_H
+#ifndef KERNEL_VM_SCHED_H
+#define KERNEL_VM_SCHED_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -13,7 +13,6 @@
 #include "kernel/printf.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
-#include "vmx/cr.h"
 
 struct vm vms[VM_MAX];
 

@@ -1,7 +1,7 @@
 /* A virtual machine: one guest with its configuration, RAM, EPT, vCPU and virtual devices,
  * and its lifecycle (loaded, running, paused, stopped, crashed; restarts by policy). */
-#ifndef KERNEL_VM_H
-#define KERNEL_VM_H
+#ifndef KERNEL_VM_VM_H
+#define KERNEL_VM_VM_H
 
 #include "kernel/vm/loader/config.h"
 #include "kernel/bootinfo.h"

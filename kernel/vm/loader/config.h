@@ -1,8 +1,8 @@
 /* A guest's configuration from its GRUB module line:
  *   /boot/guests/tinyos.elf name=alpha mem=16M on_crash=restart -- hz=100 tasks=3
  * Options before "--" are the hypervisor's; the rest is the guest's own command line. */
-#ifndef GUEST_LOADER_CONFIG_H
-#define GUEST_LOADER_CONFIG_H
+#ifndef KERNEL_VM_LOADER_CONFIG_H
+#define KERNEL_VM_LOADER_CONFIG_H
 
 #include <stdint.h>
 #include <stddef.h>

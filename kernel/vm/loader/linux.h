@@ -11,8 +11,8 @@
  * the initrd at the top of RAM. The e820 map given to the kernel: [0, 0x9FC00) RAM,
  * [0x9FC00, 0xA0000) and [0xE0000, 0x100000) reserved (the ACPI tables live in the latter),
  * [0x100000, RAM size) RAM. */
-#ifndef GUEST_LOADER_LINUX_H
-#define GUEST_LOADER_LINUX_H
+#ifndef KERNEL_VM_LOADER_LINUX_H
+#define KERNEL_VM_LOADER_LINUX_H
 
 #include <stdbool.h>
 #include <stddef.h>

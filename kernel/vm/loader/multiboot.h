@@ -1,8 +1,8 @@
 /* Loading a Multiboot 1 kernel into a guest's memory, as a Multiboot boot loader would
  * (Multiboot specification 0.6.96): the image (ELF32, or the a.out kludge's addresses)
  * and the information structure the kernel finds in EBX. */
-#ifndef GUEST_LOADER_MULTIBOOT_H
-#define GUEST_LOADER_MULTIBOOT_H
+#ifndef KERNEL_VM_LOADER_MULTIBOOT_H
+#define KERNEL_VM_LOADER_MULTIBOOT_H
 
 #include <stdint.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* The SMBIOS tables a guest's firmware would leave in memory: who made the machine, its
  * BIOS release date and its memory, as dmidecode and the Linux DMI layer read them. */
-#ifndef GUEST_LOADER_SMBIOS_H
-#define GUEST_LOADER_SMBIOS_H
+#ifndef KERNEL_VM_LOADER_SMBIOS_H
+#define KERNEL_VM_LOADER_SMBIOS_H
 
 /*
  * Overview. SMBIOS (DMTF DSP0134, version 2.8) describes the machine in a table of typed

@@ -1,6 +1,6 @@
 /* Small helpers the guest loaders share: refusal reasons and table checksums. */
-#ifndef GUEST_LOADER_UTIL_H
-#define GUEST_LOADER_UTIL_H
+#ifndef KERNEL_VM_LOADER_UTIL_H
+#define KERNEL_VM_LOADER_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>

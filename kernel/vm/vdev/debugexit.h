@@ -1,6 +1,6 @@
 /* QEMU's isa-debug-exit device: a guest write to port 0xF4 ends the VM with an exit status. */
-#ifndef KERNEL_VDEV_DEBUGEXIT_H
-#define KERNEL_VDEV_DEBUGEXIT_H
+#ifndef KERNEL_VM_VDEV_DEBUGEXIT_H
+#define KERNEL_VM_VDEV_DEBUGEXIT_H
 
 /*
  * Model notes (QEMU hw/misc/debugexit.c, as test kernels use it:

@@ -1,6 +1,6 @@
 /* QEMU's firmware configuration device (fw_cfg), legacy I/O interface at ports 0x510-0x511. */
-#ifndef KERNEL_VDEV_FWCFG_H
-#define KERNEL_VDEV_FWCFG_H
+#ifndef KERNEL_VM_VDEV_FWCFG_H
+#define KERNEL_VM_VDEV_FWCFG_H
 
 /*
  * Model notes (QEMU docs/specs/fw_cfg.rst and hw/nvram/fw_cfg.c, "comb" I/O region;

@@ -1,7 +1,7 @@
 /* The ACPI fixed-hardware power-management registers (PM1 event and control blocks, PM
  * timer) at the ports the guest's FADT announces: how a guest powers itself off. */
-#ifndef KERNEL_VDEV_VACPI_H
-#define KERNEL_VDEV_VACPI_H
+#ifndef KERNEL_VM_VDEV_VACPI_H
+#define KERNEL_VM_VDEV_VACPI_H
 
 /*
  * Model notes (ACPI 6.0, 4.8 "ACPI Hardware Features").

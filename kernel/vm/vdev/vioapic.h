@@ -1,6 +1,6 @@
 /* A virtual 82093AA-style IOAPIC (version 0x20, 24 pins) at guest-physical 0xFEC00000. */
-#ifndef KERNEL_VDEV_VIOAPIC_H
-#define KERNEL_VDEV_VIOAPIC_H
+#ifndef KERNEL_VM_VDEV_VIOAPIC_H
+#define KERNEL_VM_VDEV_VIOAPIC_H
 
 /*
  * Model notes.

@@ -1,6 +1,6 @@
 /* A virtual local APIC (xAPIC through MMIO, x2APIC through MSRs) for a single-vCPU guest. */
-#ifndef KERNEL_VDEV_VLAPIC_H
-#define KERNEL_VDEV_VLAPIC_H
+#ifndef KERNEL_VM_VDEV_VLAPIC_H
+#define KERNEL_VM_VDEV_VLAPIC_H
 
 /*
  * Model notes (SDM Vol. 3A ch. 11, "Advanced Programmable Interrupt Controller").

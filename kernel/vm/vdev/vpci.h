@@ -1,6 +1,6 @@
 /* PCI configuration ports 0xCF8/0xCFC answering "no device", and the reset register 0xCF9. */
-#ifndef KERNEL_VDEV_VPCI_H
-#define KERNEL_VDEV_VPCI_H
+#ifndef KERNEL_VM_VDEV_VPCI_H
+#define KERNEL_VM_VDEV_VPCI_H
 
 /*
  * Model notes.

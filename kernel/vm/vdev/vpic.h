@@ -1,6 +1,6 @@
 /* A virtual pair of 8259A interrupt controllers (master 0x20, slave 0xA0) with the ELCR. */
-#ifndef KERNEL_VDEV_VPIC_H
-#define KERNEL_VDEV_VPIC_H
+#ifndef KERNEL_VM_VDEV_VPIC_H
+#define KERNEL_VM_VDEV_VPIC_H
 
 /*
  * Model notes.

@@ -1,6 +1,6 @@
 /* A virtual 8254 interval timer (ports 0x40-0x43) and system control port B (0x61). */
-#ifndef KERNEL_VDEV_VPIT_H
-#define KERNEL_VDEV_VPIT_H
+#ifndef KERNEL_VM_VDEV_VPIT_H
+#define KERNEL_VM_VDEV_VPIT_H
 
 /*
  * Model notes.

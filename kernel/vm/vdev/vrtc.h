@@ -1,6 +1,6 @@
 /* A virtual MC146818 real-time clock and CMOS RAM (ports 0x70-0x71), interrupting on IRQ 8. */
-#ifndef KERNEL_VDEV_VRTC_H
-#define KERNEL_VDEV_VRTC_H
+#ifndef KERNEL_VM_VDEV_VRTC_H
+#define KERNEL_VM_VDEV_VRTC_H
 
 /*
  * Model notes.

@@ -1,6 +1,6 @@
 /* A virtual 16550A serial port: registers, receive FIFO, instant transmit, interrupts. */
-#ifndef KERNEL_VDEV_VUART_H
-#define KERNEL_VDEV_VUART_H
+#ifndef KERNEL_VM_VDEV_VUART_H
+#define KERNEL_VM_VDEV_VUART_H
 
 /*
  * Model notes.
