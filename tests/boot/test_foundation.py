@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import emu
+from scenario import assert_no_panic
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOT_ISO = ROOT / "build" / "tests" / "iso" / "boot.iso"
@@ -85,10 +86,6 @@ def shell(m, command, answer, timeout=20):
 
 def cpu_ticks(m):
     return int(shell(m, "cpus", r"ticks=(\d+)").group(1))
-
-
-def assert_no_panic(m):
-    assert "PANIC: " not in m.log, "the hypervisor panicked"
 
 
 def check_panic_report(m):
