@@ -125,6 +125,7 @@ static inline uint64_t xgetbv(uint32_t idx)
 #define MSR_IA32_FS_BASE          0xC0000100
 #define MSR_IA32_GS_BASE          0xC0000101
 #define MSR_IA32_KERNEL_GS_BASE   0xC0000102
+#define MSR_TSC_AUX               0xC0000103
 
 #define EFER_SCE (1ull << 0)
 #define EFER_LME (1ull << 8)

@@ -38,7 +38,6 @@
 #define EDX_TM        (1u << 29)
 #define EDX_PBE       (1u << 31)
 /* CPUID.(EAX=7,ECX=0):EBX */
-#define L7_EBX_TSC_ADJUST (1u << 1)
 #define L7_EBX_SGX        (1u << 2)
 #define L7_EBX_HLE        (1u << 4)
 #define L7_EBX_INVPCID    (1u << 10)
@@ -119,7 +118,7 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         break;
     case 7:
         if (subleaf == 0) {
-            r->ebx &= ~(L7_EBX_TSC_ADJUST | L7_EBX_SGX | L7_EBX_HLE | L7_EBX_INVPCID | L7_EBX_RTM |
+            r->ebx &= ~(L7_EBX_SGX | L7_EBX_HLE | L7_EBX_INVPCID | L7_EBX_RTM |
                         L7_EBX_PQM | L7_EBX_MPX | L7_EBX_PQE | L7_EBX_PT);
             r->ecx &= ~(L7_ECX_WAITPKG | L7_ECX_SGX_LC);
             /* speculation controls and their MSRs are not emulated */

@@ -5,9 +5,37 @@
 #include "vmx/exits.h"
 #include "kernel/cpu.h"
 
+#define MSR_IA32_TSC_ADJUST    0x3B
 #define MSR_IA32_BIOS_SIGN_ID  0x8B
+#define MSR_IA32_MCG_CAP       0x179
+#define MSR_IA32_MCG_STATUS    0x17A
 #define MSR_IA32_MISC_ENABLE   0x1A0
-#define MSR_TSC_AUX            0xC0000103
+
+/* IA32_MISC_ENABLE (SDM Vol. 4, Table 2-2): fast strings is the guest's to change; BTS and
+ * PEBS unavailable are read-only facts (no performance monitoring); the rest would ask for
+ * features the guest does not have (EIST, MONITOR, limited CPUID, XD disable), so setting
+ * them is #GP, as KVM does for the ones it does not emulate. */
+#define MISC_ENABLE_FAST_STRINGS  (1ull << 0)
+#define MISC_ENABLE_BTS_UNAVAIL   (1ull << 11)
+#define MISC_ENABLE_PEBS_UNAVAIL  (1ull << 12)
+#define MISC_ENABLE_READ_ONLY     (MISC_ENABLE_BTS_UNAVAIL | MISC_ENABLE_PEBS_UNAVAIL)
+
+void msr_reset(struct vcpu *vcpu)
+{
+    vcpu->misc_enable = MISC_ENABLE_FAST_STRINGS | MISC_ENABLE_READ_ONLY;
+    vcpu->tsc_offset = 0;
+    vcpu->tsc_adjust = 0;
+    vcpu->swap_msrs[SWAP_TSC_AUX] = 0;
+}
+
+/* Moves the guest's TSC by delta: the VMCS's offset (RDTSC, RDTSCP and IA32_TSC follow it)
+ * and IA32_TSC_ADJUST, which the CPU moves with every write to the TSC (SDM 18.17.3). */
+static void tsc_move(struct vcpu *vcpu, uint64_t delta)
+{
+    vcpu->tsc_offset += delta;
+    vcpu->tsc_adjust += delta;
+    vmcs_write64(TSC_OFFSET, vcpu->tsc_offset);
+}
 
 static enum exit_action msr_done(struct vcpu *vcpu, bool read, uint64_t v)
 {
@@ -28,10 +56,25 @@ static enum msr_result cpu_msr(struct vcpu *vcpu, uint32_t msr, bool read, uint6
     switch (msr) {
     case MSR_IA32_TSC:
         if (read)
-            *v = rdtsc() + vmcs_read64(TSC_OFFSET);
+            *v = rdtsc() + vcpu->tsc_offset;
         else
-            vmcs_write64(TSC_OFFSET, *v - rdtsc());
+            tsc_move(vcpu, *v - (rdtsc() + vcpu->tsc_offset));
         return MSR_DONE;
+    case MSR_IA32_TSC_ADJUST:
+        if (read)
+            *v = vcpu->tsc_adjust;
+        else
+            tsc_move(vcpu, *v - vcpu->tsc_adjust);
+        return MSR_DONE;
+    case MSR_IA32_MCG_CAP:                      /* no banks, no MCG_CTL: MCA is hidden */
+        if (!read)
+            return MSR_GP;                      /* read-only */
+        *v = 0;
+        return MSR_DONE;
+    case MSR_IA32_MCG_STATUS:
+        if (read)
+            *v = 0;
+        return read || *v == 0 ? MSR_DONE : MSR_GP;   /* software may write only 0 */
     case MSR_IA32_FEATURE_CONTROL:
         if (!read)
             return MSR_GP;                       /* locked */
@@ -42,8 +85,13 @@ static enum msr_result cpu_msr(struct vcpu *vcpu, uint32_t msr, bool read, uint6
             *v = 0;
         return MSR_DONE;                            /* microcode updates are ignored */
     case MSR_IA32_MISC_ENABLE:
-        if (read)
-            *v = 1;                             /* fast strings; no MONITOR, no EIST */
+        if (read) {
+            *v = vcpu->misc_enable;
+            return MSR_DONE;
+        }
+        if (*v & ~(MISC_ENABLE_FAST_STRINGS | MISC_ENABLE_READ_ONLY))
+            return MSR_GP;
+        vcpu->misc_enable = (*v & MISC_ENABLE_FAST_STRINGS) | MISC_ENABLE_READ_ONLY;
         return MSR_DONE;
     case MSR_IA32_PAT:
         if (read) {
@@ -71,10 +119,6 @@ static enum msr_result cpu_msr(struct vcpu *vcpu, uint32_t msr, bool read, uint6
         vmcs_write64(GUEST_IA32_EFER, (*v & ~EFER_LMA) | (cur & EFER_LMA));
         return MSR_DONE;
     }
-    case MSR_TSC_AUX:
-        if (read)
-            *v = 0;
-        return MSR_DONE;
     default:
         return MSR_NOT_CPU;
     }

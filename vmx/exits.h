@@ -34,6 +34,8 @@ static inline bool ept_qual_fetch(uint64_t q) { return q & 4; }
 
 enum exit_action exit_cr_access(struct vcpu *vcpu);
 enum exit_action exit_cpuid(struct vcpu *vcpu);
+/* The emulated MSRs at reset: IA32_MISC_ENABLE, the TSC's offset and adjust, TSC_AUX. */
+void msr_reset(struct vcpu *vcpu);
 enum exit_action exit_rdmsr(struct vcpu *vcpu);
 enum exit_action exit_wrmsr(struct vcpu *vcpu);
 enum exit_action exit_io(struct vcpu *vcpu);

@@ -11,7 +11,7 @@
 #include "kernel/string.h"
 
 static const uint32_t swap_msr_numbers[SWAP_MSR_COUNT] = {
-    0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084, MSR_IA32_KERNEL_GS_BASE,
+    0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084, MSR_IA32_KERNEL_GS_BASE, MSR_TSC_AUX,
 };
 static struct vcpu *state_owner;            /* whose MSRs and FPU state the CPU holds */
 

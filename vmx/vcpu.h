@@ -89,7 +89,7 @@ struct vcpu_req {
 };
 
 /* MSRs that guest code uses without exits and the host must switch between vCPUs. */
-enum { SWAP_STAR, SWAP_LSTAR, SWAP_CSTAR, SWAP_SFMASK, SWAP_KERNEL_GS_BASE, SWAP_MSR_COUNT };
+enum { SWAP_STAR, SWAP_LSTAR, SWAP_CSTAR, SWAP_SFMASK, SWAP_KERNEL_GS_BASE, SWAP_TSC_AUX, SWAP_MSR_COUNT };
 
 
 /* Words of a bit set with one bit per exit reason. */
@@ -107,6 +107,9 @@ struct vcpu {
     uint64_t dr[4], dr6;
     uint64_t cr8;
     uint64_t swap_msrs[SWAP_MSR_COUNT];
+    uint64_t tsc_offset;                    /* guest TSC - host TSC (the VMCS's TSC_OFFSET) */
+    uint64_t tsc_adjust;                    /* IA32_TSC_ADJUST (SDM 18.17.3) */
+    uint64_t misc_enable;                   /* IA32_MISC_ENABLE */
     uint8_t *fpu_area;                      /* XSAVE/FXSAVE area, 4 KiB, 64-byte aligned */
 
     /* The exit being handled. */

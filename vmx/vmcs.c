@@ -1,6 +1,7 @@
 /* Building a VMCS (SDM Vol. 3 Chapters 24-26): host state, the execution/exit/entry
  * controls computed from the capability MSRs, and the Multiboot guest's initial state. */
 #include "vmx/vcpu.h"
+#include "vmx/exits.h"
 #include "vmx/caps.h"
 #include "vmx/cr.h"
 #include "boot/boot.h"
@@ -23,6 +24,7 @@ static const uint32_t passthrough_msrs[] = {
     MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
     0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084,     /* STAR, LSTAR, CSTAR, SFMASK */
     MSR_IA32_KERNEL_GS_BASE,
+    MSR_TSC_AUX,                                        /* RDTSCP and RDPID read it natively */
 };
 
 /* SDM 25.6.9: read bitmaps for MSRs 0-0x1FFF and 0xC0000000-0xC0001FFF at offsets 0 and
@@ -65,7 +67,8 @@ static const char *controls_init(void)
                              CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_ACTIVATE_SECONDARY |
                              CPU_BASED_CR8_LOAD_EXITING | CPU_BASED_CR8_STORE_EXITING |
                              CPU_BASED_MOV_DR_EXITING | CPU_BASED_RDPMC_EXITING |
-                             CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING,
+                             CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING |
+                             CPU_BASED_USE_TSC_OFFSETTING,
                              0, &proc))
         return "processor-based controls: a required exiting control is not allowed";
     proc &= ~(CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING |
@@ -192,6 +195,7 @@ static void guest_state_init(struct vcpu *vcpu, const struct vcpu_boot *boot)
     vmcs_write64(GUEST_IA32_EFER, 0);
     vmcs_write64(VMCS_LINK_POINTER, ~0ull);
     vcpu->xcr0 = 1;                                         /* x87 only, as at reset */
+    msr_reset(vcpu);
     vcpu->dr6 = 0xFFFF0FF0;
 }
 

@@ -17,12 +17,12 @@ static uint64_t env_now(void *ctx)
     return time_ns();
 }
 
-/* The guest's TSC runs with the host's (TSC_OFFSET is 0 unless the guest writes IA32_TSC,
- * which Linux does not do; the vLAPIC's deadline then compares against the host TSC). */
+/* The guest's TSC: the host's plus the vCPU's offset (which IA32_TSC and IA32_TSC_ADJUST
+ * writes move); the vLAPIC's TSC deadline compares against it. */
 static uint64_t env_now_tsc(void *ctx)
 {
-    (void)ctx;
-    return rdtsc();
+    struct vm *vm = ctx;
+    return rdtsc() + vm->vcpu.tsc_offset;
 }
 
 /* An ISA interrupt line goes to both interrupt controllers, as on a PC: the 8259 input of

@@ -50,9 +50,16 @@ static const struct msr_case cases[] = {
     { "EFER: read", R, MSR_IA32_EFER, 0, PG, EFER_LME | EFER_LMA, false, EFER_LME | EFER_LMA, PAT_DEFAULT, EFER_LME | EFER_LMA },
     { "FEATURE_CONTROL: locked, VMX off", R, MSR_IA32_FEATURE_CONTROL, 0, CR0_PE, 0, false, 1, PAT_DEFAULT, 0 },
     { "FEATURE_CONTROL: write to a locked MSR", W, MSR_IA32_FEATURE_CONTROL, 5, CR0_PE, 0, true, 0, PAT_DEFAULT, 0 },
-    { "MISC_ENABLE: fast strings", R, 0x1A0, 0, CR0_PE, 0, false, 1, PAT_DEFAULT, 0 },
+    { "MISC_ENABLE: fast strings, BTS and PEBS unavailable", R, 0x1A0, 0, CR0_PE, 0, false, 0x1801, PAT_DEFAULT, 0 },
+    { "MISC_ENABLE: fast strings off", W, 0x1A0, 0x1800, CR0_PE, 0, false, 0, PAT_DEFAULT, 0 },
+    { "MISC_ENABLE: XD disable (bit 34)", W, 0x1A0, 0x1801 | 1ull << 34, CR0_PE, 0, true, 0, PAT_DEFAULT, 0 },
+    { "MISC_ENABLE: MONITOR (bit 18), hidden", W, 0x1A0, 0x1801 | 1u << 18, CR0_PE, 0, true, 0, PAT_DEFAULT, 0 },
+    { "MCG_CAP: no banks", R, 0x179, 0, CR0_PE, 0, false, 0, PAT_DEFAULT, 0 },
+    { "MCG_CAP: read-only", W, 0x179, 0, CR0_PE, 0, true, 0, PAT_DEFAULT, 0 },
+    { "MCG_STATUS: read", R, 0x17A, 0, CR0_PE, 0, false, 0, PAT_DEFAULT, 0 },
+    { "MCG_STATUS: write 0", W, 0x17A, 0, CR0_PE, 0, false, 0, PAT_DEFAULT, 0 },
+    { "MCG_STATUS: write 1 (only 0 may be written)", W, 0x17A, 1, CR0_PE, 0, true, 0, PAT_DEFAULT, 0 },
     { "BIOS_SIGN_ID: write ignored", W, 0x8B, 0x1234ull << 32, CR0_PE, 0, false, 0, PAT_DEFAULT, 0 },
-    { "TSC_AUX: read", R, 0xC0000103, 0, CR0_PE, 0, false, 0, PAT_DEFAULT, 0 },
 };
 
 /* The CPU's MSRs: a refused write is #GP(0) on the WRMSR itself (RIP kept, nothing written);
@@ -63,6 +70,7 @@ static void test_cpu_msrs(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct msr_case *c = &cases[i];
         fake_setup(state);
+        msr_reset(&v);
         v.cr0_shadow = c->cr0 | CR0_ET;
         fake_vmcs_set(GUEST_IA32_PAT, PAT_DEFAULT);
         fake_vmcs_set(GUEST_IA32_EFER, c->efer);
@@ -97,7 +105,8 @@ static void test_cpu_msrs(void **state)
 static void test_tsc(void **state)
 {
     (void)state;
-    fake_vmcs_set(TSC_OFFSET, (uint64_t)-1000000);
+    v.tsc_offset = (uint64_t)-1000000;
+    fake_vmcs_set(TSC_OFFSET, v.tsc_offset);
     v.regs.rcx = MSR_IA32_TSC;
     uint64_t before = rdtsc();
     assert_int_equal(exit_rdmsr(&v), EXIT_CONTINUE);
@@ -110,6 +119,39 @@ static void test_tsc(void **state)
     assert_int_equal(exit_wrmsr(&v), EXIT_CONTINUE);
     after = rdtsc();
     assert_in_range(fake_vmcs_get(TSC_OFFSET), want - after, want - before);
+    assert_int_equal(v.tsc_offset, fake_vmcs_get(TSC_OFFSET));
+    /* The write moved IA32_TSC_ADJUST by as much as the TSC (SDM 18.17.3). */
+    assert_int_equal(v.tsc_adjust, v.tsc_offset + 1000000);
+}
+
+/* IA32_TSC_ADJUST: reads what was written; a write moves the TSC by the difference. */
+static void test_tsc_adjust(void **state)
+{
+    (void)state;
+    v.regs.rcx = 0x3B;
+    v.regs.rdx = 0, v.regs.rax = 5000;
+    assert_int_equal(exit_wrmsr(&v), EXIT_CONTINUE);
+    assert_int_equal(v.tsc_offset, 5000);
+    assert_int_equal(fake_vmcs_get(TSC_OFFSET), 5000);
+    v.regs.rdx = 0, v.regs.rax = 2000;
+    assert_int_equal(exit_wrmsr(&v), EXIT_CONTINUE);
+    assert_int_equal(fake_vmcs_get(TSC_OFFSET), 2000);
+    v.regs.rax = v.regs.rdx = 0xdead;
+    assert_int_equal(exit_rdmsr(&v), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rax, 2000);
+    assert_int_equal(v.regs.rdx, 0);
+}
+
+/* IA32_MISC_ENABLE keeps the fast-strings bit the guest wrote and its read-only bits. */
+static void test_misc_enable_state(void **state)
+{
+    (void)state;
+    msr_reset(&v);
+    v.regs.rcx = 0x1A0;
+    v.regs.rdx = 0, v.regs.rax = 0;             /* fast strings off; RO bits written as 0 */
+    assert_int_equal(exit_wrmsr(&v), EXIT_CONTINUE);
+    assert_int_equal(v.pending_event, 0);
+    assert_int_equal(v.misc_enable, 0x1800);
 }
 
 /* An MSR that is not the CPU's: a request with ECX, the direction and EDX:EAX of a write;
@@ -198,6 +240,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         FAKE_TEST(test_cpu_msrs),
         FAKE_TEST(test_tsc),
+        FAKE_TEST(test_tsc_adjust),
+        FAKE_TEST(test_misc_enable_state),
         FAKE_TEST(test_other_msrs_go_to_the_vm_layer),
         FAKE_TEST(test_complete_refused_is_gp),
         FAKE_TEST(test_complete_rdmsr),
