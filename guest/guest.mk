@@ -33,7 +33,7 @@ GUEST_crash_SRCS := guest/crash/crash.c
 GUEST_bench_SRCS := guest/bench/bench.c
 
 # Guest test kernels: tests/guests/NAME.c -> build/tests/guests/NAME.elf (listed in tests/guests/MANIFEST)
-GUEST_TEST_NAMES := cpuid msr io vmx memory irq fwcfg apic ioapic xsave cr
+GUEST_TEST_NAMES := cpuid msr io vmx memory irq fwcfg apic ioapic xsave cr unbacked
 
 GUEST_SHIPPED_ELFS := $(GUEST_NAMES:%=$(BUILD)/guests/%.elf)
 GUEST_TEST_ELFS := $(GUEST_TEST_NAMES:%=$(BUILD)/tests/guests/%.elf)

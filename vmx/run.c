@@ -132,16 +132,16 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline)
     if (!vcpu->proc_ctls) {
         vcpu->proc_ctls = vmcs_read32(CPU_BASED_VM_EXEC_CONTROL);
         vcpu->preempt_timer = vmcs_read32(PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED_PREEMPTION_TIMER;
+        vcpu->preempt_shift = (uint8_t)vmx_preemption_timer_shift();
     }
     uint64_t start = rdtsc();
-    unsigned shift = vmx_preemption_timer_shift();
     enum exit_action action;
 
     do {
         prepare_events(vcpu);
         if (vcpu->preempt_timer) {
             uint64_t now = rdtsc(), left = deadline > now ? deadline - now : 0;
-            uint64_t ticks = (left >> shift) + 1;
+            uint64_t ticks = (left >> vcpu->preempt_shift) + 1;
             vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, ticks > 0xFFFFFFFFull ? 0xFFFFFFFF : (uint32_t)ticks);
         }
         xsave_enter(vcpu);
@@ -173,7 +173,6 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline)
 enum exit_action vcpu_complete(struct vcpu *vcpu)
 {
     enum exit_action action = EXIT_CONTINUE;
-    vcpu_load(vcpu);
     switch (vcpu->req.kind) {
     case VCPU_REQ_IO:
         action = io_complete(vcpu);

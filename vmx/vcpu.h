@@ -128,6 +128,7 @@ struct vcpu {
     bool fpu_ready;                         /* fpu_area holds a valid state */
     bool halt_if;                           /* RFLAGS.IF when it halted */
     bool preempt_timer;                     /* the VMX-preemption timer is on */
+    uint8_t preempt_shift;                  /* its rate: TSC >> shift (IA32_VMX_MISC) */
     bool want_window;                       /* exit when the guest can take an interrupt */
 
     /* Set by the VM layer. */
@@ -178,8 +179,9 @@ enum vmx_status vmx_enter(struct guest_regs *regs, bool launched);
  * vcpu_complete), EXIT_EVENTS (host interrupt, interrupt window), EXIT_YIELD (the TSC
  * reached deadline, or HLT) or EXIT_CRASH. Never returns EXIT_CONTINUE. */
 enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline);
-/* Finishes the instruction of the request the VM layer answered (register, memory, RIP).
- * Returns EXIT_CONTINUE, or EXIT_CRASH (e.g. INS into memory the guest does not have). */
+/* Finishes the instruction of the request the VM layer answered (register, memory, RIP);
+ * vcpu's VMCS is still the current one, as vcpu_run left it. Returns EXIT_CONTINUE, or
+ * EXIT_CRASH (e.g. INS into memory the guest does not have). */
 enum exit_action vcpu_complete(struct vcpu *vcpu);
 
 /* Called when vcpu is destroyed: the CPU's guest-owned state (FPU, SYSCALL MSRs) no

@@ -6,6 +6,7 @@
 #include "kernel/vm/vm.h"
 #include "kernel/cpu.h"
 #include "kernel/idt.h"
+#include "kernel/log.h"
 
 static bool (*host_work)(void);
 
@@ -30,13 +31,42 @@ static uint64_t hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2)
     return ~0ull;                       /* unknown hypercall */
 }
 
-/* A device address: the device's answer, or a crash if no device is there. */
+/* An access to nothing (no RAM, no device): on a PC a read gives all-ones and a write goes
+ * nowhere, and kernels probe such addresses; QEMU and KVM answer the same. Counted, and
+ * logged once per MiB region (at most VM_BAD_REGIONS lines a run); on_bad_access=crash stops
+ * the guest instead, as the memory-isolation test and the crash guest want. */
+static enum exit_action bad_access(struct vm *vm, struct vcpu *vcpu)
+{
+    struct vcpu_req *q = &vcpu->req;
+    const char *what = q->mmio.write ? "write" : "read";
+    if (vm->cfg.on_bad_access == BAD_ACCESS_CRASH)
+        return exit_crash(vcpu, "%s outside its RAM at guest-physical 0x%lx", what, q->mmio.gpa);
+    if (!q->mmio.decoded)
+        return exit_crash(vcpu, "%s of nothing at guest-physical 0x%lx by an instruction anfitrion "
+                          "does not emulate (%02x %02x %02x %02x)", what, q->mmio.gpa, q->mmio.bytes[0],
+                          q->mmio.bytes[1], q->mmio.bytes[2], q->mmio.bytes[3]);
+    vm->bad_accesses++;
+    uint64_t region = q->mmio.gpa >> 20;
+    bool logged = false;
+    for (unsigned i = 0; i < vm->n_bad_regions; i++)
+        logged |= vm->bad_regions[i] == region;
+    if (!logged && vm->n_bad_regions < VM_BAD_REGIONS) {
+        vm->bad_regions[vm->n_bad_regions++] = region;
+        hv_info("guest %s: %s of nothing at guest-physical 0x%lx: %s%s", vm->cfg.name, what,
+                q->mmio.gpa, q->mmio.write ? "dropped" : "all-ones",
+                vm->n_bad_regions == VM_BAD_REGIONS ? " (further regions: counted in stats only)" : "");
+    }
+    q->mmio.data = ~0ull;                   /* mmio_complete keeps the load's size */
+    return EXIT_CONTINUE;
+}
+
+/* A device address: the device's answer; nothing there: bad_access(). */
 static enum exit_action mmio_request(struct vm *vm, struct vcpu *vcpu)
 {
     struct vcpu_req *q = &vcpu->req;
     uint64_t gpa = q->mmio.gpa;
     if (!vdev_mmio_find(&vm->bus, gpa))
-        return exit_crash(vcpu, "%s outside its RAM at guest-physical 0x%lx", q->mmio.write ? "write" : "read", gpa);
+        return bad_access(vm, vcpu);
     if (!q->mmio.decoded)
         return exit_crash(vcpu, "device access at guest-physical 0x%lx by an instruction anfitrion "
                           "does not emulate (%02x %02x %02x %02x)", gpa, q->mmio.bytes[0],

@@ -161,6 +161,7 @@ static const char *load(struct vm *vm)
         return why;
     }
     vm_devices_init(vm);
+    vm->n_bad_regions = 0;              /* log accesses to nothing afresh each run */
     /* A fresh vCPU, but tracing and statistics carry over a restart. */
     static uint64_t exits[EXIT_REASON_MAX];   /* too big for the stack; one load at a time */
     struct vcpu *v = &vm->vcpu;

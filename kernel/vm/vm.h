@@ -22,6 +22,7 @@
 #define VM_MAX            32
 #define VM_MODULES_MAX    8                         /* for=NAME modules per guest */
 #define VM_LINE_MAX       160
+#define VM_BAD_REGIONS    8                         /* accesses to nothing: regions logged */
 #define VM_RESTART_LIMIT  5                         /* restarts allowed ... */
 #define VM_RESTART_WINDOW_NS (10ull * 1000000000ull) /* ... within this window */
 
@@ -68,6 +69,9 @@ struct vm {
     uint64_t irqs_injected[256];
     uint64_t inject_timer_tsc;          /* host timer interrupt TSC before the last injection, or 0 */
     uint64_t last_crash_rip;
+    uint64_t bad_accesses;              /* reads and writes of nothing (kernel/vm/run.c) */
+    uint64_t bad_regions[VM_BAD_REGIONS];   /* MiB regions already logged this run */
+    unsigned n_bad_regions;
 };
 
 extern struct vm vms[VM_MAX];

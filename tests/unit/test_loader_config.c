@@ -132,6 +132,20 @@ static void test_on_crash(void **state)
     assert_int_equal(cfg.on_crash, ON_CRASH_STOP);
 }
 
+/* on_bad_access: the PC's answer by default, crash on request; for= modules take neither. */
+static void test_on_bad_access(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("name=a"), 0);
+    assert_int_equal(cfg.on_bad_access, BAD_ACCESS_IGNORE);
+    assert_int_equal(parse("on_bad_access=crash"), 0);
+    assert_int_equal(cfg.on_bad_access, BAD_ACCESS_CRASH);
+    assert_int_equal(parse("on_bad_access=crash on_bad_access=ignore"), 0);
+    assert_int_equal(cfg.on_bad_access, BAD_ACCESS_IGNORE);
+    assert_refused("on_bad_access=panic", "on_bad_access", "panic");
+    assert_int_equal(parse("for=web on_bad_access=crash"), -1);
+}
+
 static void test_guest_cmdline_verbatim(void **state)
 {
     (void)state;
@@ -254,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_name_option),
         cmocka_unit_test(test_mem_sizes_and_bounds),
         cmocka_unit_test(test_on_crash),
+        cmocka_unit_test(test_on_bad_access),
         cmocka_unit_test(test_guest_cmdline_verbatim),
         cmocka_unit_test(test_kind_option),
         cmocka_unit_test(test_for_option),

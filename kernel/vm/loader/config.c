@@ -96,6 +96,13 @@ int guest_config_parse(const char *line, struct guest_config *cfg, char *why, si
                 cfg->on_crash = ON_CRASH_RESTART;
             else
                 problem = "bad on_crash (stop or restart)";
+        } else if (strcmp(tok, "on_bad_access") == 0) {
+            if (value && strcmp(value, "ignore") == 0)
+                cfg->on_bad_access = BAD_ACCESS_IGNORE;
+            else if (value && strcmp(value, "crash") == 0)
+                cfg->on_bad_access = BAD_ACCESS_CRASH;
+            else
+                problem = "bad on_bad_access (ignore or crash)";
         } else if (strcmp(tok, "kind") == 0) {
             if (value && strcmp(value, "linux") == 0)
                 cfg->kind = KIND_LINUX;
@@ -120,8 +127,10 @@ int guest_config_parse(const char *line, struct guest_config *cfg, char *why, si
         }
     }
     if (!rc && cfg->for_guest[0] && (named || cfg->kind != KIND_AUTO || cfg->mem != GUEST_MEM_DEFAULT ||
-                                     cfg->on_crash != ON_CRASH_STOP)) {
-        snprintf(why, why_size, "a module for=%s takes no other option (name=, mem=, kind=, on_crash=)",
+                                     cfg->on_crash != ON_CRASH_STOP ||
+                                     cfg->on_bad_access != BAD_ACCESS_IGNORE)) {
+        snprintf(why, why_size, "a module for=%s takes no other option (name=, mem=, kind=, on_crash=, "
+                 "on_bad_access=)",
                  cfg->for_guest);
         rc = -1;
     }

@@ -16,6 +16,9 @@
 #define GUEST_MEM_MAX     (1ull << 30)
 
 enum crash_policy { ON_CRASH_STOP, ON_CRASH_RESTART };
+/* An access to a guest-physical address with neither RAM nor a device behind it: what a PC
+ * does (reads all-ones, writes dropped), or stop the guest (on_bad_access=crash). */
+enum bad_access_policy { BAD_ACCESS_IGNORE, BAD_ACCESS_CRASH };
 /* What the module is: found from its header (AUTO), or forced with kind=. */
 enum guest_kind { KIND_AUTO, KIND_MULTIBOOT, KIND_LINUX };
 
@@ -24,6 +27,7 @@ struct guest_config {
     char path[GUEST_PATH_MAX];          /* the module's path, when the loader passed it */
     uint64_t mem;                       /* bytes of guest RAM */
     enum crash_policy on_crash;
+    enum bad_access_policy on_bad_access;
     char cmdline[GUEST_CMDLINE_MAX];    /* everything after "--" */
     enum guest_kind kind;               /* kind=multiboot|linux, else AUTO */
     char for_guest[GUEST_NAME_MAX + 1]; /* for=NAME: not a guest but a module of guest NAME */
