@@ -180,8 +180,9 @@ enum vmx_status vmx_enter(struct guest_regs *regs, bool launched);
  * reached deadline, or HLT) or EXIT_CRASH. Never returns EXIT_CONTINUE. */
 enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline);
 /* Finishes the instruction of the request the VM layer answered (register, memory, RIP);
- * vcpu's VMCS is still the current one, as vcpu_run left it. Returns EXIT_CONTINUE, or
- * EXIT_CRASH (e.g. INS into memory the guest does not have). */
+ * vcpu's VMCS is still the current one, as vcpu_run left it. Returns EXIT_CONTINUE,
+ * EXIT_CRASH (e.g. INS into memory the guest does not have), or EXIT_REQUEST when the same
+ * instruction needs another access (vcpu->req describes it; answer it and call again). */
 enum exit_action vcpu_complete(struct vcpu *vcpu);
 
 /* Called when vcpu is destroyed: the CPU's guest-owned state (FPU, SYSCALL MSRs) no

@@ -179,7 +179,7 @@ enum exit_action vm_run_slice(struct vm *vm, uint64_t slice_tsc)
         if (vcpu->halted)
             return EXIT_YIELD;          /* nothing to wake it yet */
         enum exit_action a = vcpu_run(vcpu, deadline);
-        if (a == EXIT_REQUEST)
+        while (a == EXIT_REQUEST)       /* an instruction may need several (RMW, strings) */
             a = request(vm, vcpu);
         if (a == EXIT_CRASH || a == EXIT_YIELD)
             return a;
