@@ -120,6 +120,8 @@ static enum exit_action exit_dr_access(struct vcpu *vcpu)
 {
     uint64_t q = vcpu->exit_qual;
     unsigned dr = dr_qual_number(q), reg = dr_qual_gpr(q);
+    if ((dr == 4 || dr == 5) && (vcpu->cr4_shadow & CR4_DE))
+        return exit_inject_ud(vcpu);        /* DR4/DR5 alias DR6/DR7 only with CR4.DE=0 (SDM 18.2.2) */
     uint64_t *slot = dr < 4 ? &vcpu->dr[dr] : (dr == 6 || dr == 4) ? &vcpu->dr6 : NULL;
     if (dr_qual_to_gpr(q)) {
         vcpu_gpr_write(vcpu, reg, slot ? *slot : vmcs_readnat(GUEST_DR7));

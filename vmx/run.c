@@ -109,10 +109,35 @@ static void set_intr_window_exiting(struct vcpu *vcpu, bool on)
 /* Delivers the queued event at this entry (an exception, a re-queued event, or the external
  * interrupt the VM layer chose), and interrupt-window exiting as the VM layer asked. An
  * interrupt wakes a halted guest (activity state HLT, SDM 26.6.2). */
+/* Exceptions of the fault class (SDM Vol. 3A Table 6-1): the CPU pushes RFLAGS.RF=1 for them
+ * (18.3.1.1), so the instruction restarts without a second instruction breakpoint. #DB is
+ * a fault or a trap, and the hypervisor never injects it here. */
+#define FAULT_VECTORS ((1u << 0) | (1u << 5) | (1u << 6) | (1u << 7) | (1u << 10) | (1u << 11) | \
+                       (1u << 12) | (1u << 13) | (1u << 14) | (1u << 16) | (1u << 17) | \
+                       (1u << 19) | (1u << 20) | (1u << 21))
+
+/* A hardware exception as VM entry must deliver it: RF set in the RFLAGS it pushes for a
+ * fault, and no error code in real mode, where exceptions push none and VM entry refuses
+ * one (unrestricted guest with CR0.PE=0, SDM Vol. 3C 27.2.1.3). */
+static uint32_t exception_for_entry(struct vcpu *vcpu, uint32_t event)
+{
+    unsigned vector = event & 0xFF;
+    if (vector < 32 && (FAULT_VECTORS >> vector & 1)) {
+        uint64_t rflags = vmcs_readnat(GUEST_RFLAGS);
+        if (!(rflags & RFLAGS_RF))
+            vmcs_writenat(GUEST_RFLAGS, rflags | RFLAGS_RF);
+    }
+    if (!(vcpu->cr0_shadow & CR0_PE))
+        event &= ~INTR_INFO_DELIVER_CODE;
+    return event;
+}
+
 static void prepare_events(struct vcpu *vcpu)
 {
     uint32_t event = vcpu->pending_event;
     if (event) {
+        if ((event & INTR_TYPE_MASK) == INTR_TYPE_HW_EXCEPTION)
+            event = exception_for_entry(vcpu, event);
         vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, event);
         vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, vcpu->pending_error_code);
         vmcs_write32(VM_ENTRY_INSTRUCTION_LEN, vcpu->pending_insn_len);

@@ -57,6 +57,8 @@ const char *exception_name(unsigned vector);
  */
 int guest_try(void (*fn)(void *), void *arg);
 uint32_t guest_try_error(void);
+/* The EFLAGS the CPU pushed for the last exception guest_try() caught (RF is bit 16). */
+uint32_t guest_try_eflags(void);
 
 /* Set by test_title(): unexpected exceptions then also print the failing result line. */
 extern bool guest_is_test;

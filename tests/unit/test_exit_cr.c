@@ -299,6 +299,21 @@ static void test_dr_access(void **state)
     }
 }
 
+/* DR4 and DR5 alias DR6 and DR7 only while CR4.DE=0; with DE=1 a MOV to or from them is #UD
+ * (SDM 18.2.2). */
+static void test_dr4_dr5_with_de(void **state)
+{
+    for (unsigned dr = 4; dr <= 5; dr++) {
+        fake_setup(state);
+        v.cr4_shadow = CR4_DE;
+        v.exit_reason = EXIT_REASON_DR_ACCESS;
+        v.exit_qual = dr | (1u << 4) | (RAX << 8);
+        assert_int_equal(exit_dispatch(&v), EXIT_CONTINUE);
+        assert_int_equal(v.pending_event, UD_EVENT);
+        assert_rip_kept();
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +328,7 @@ int main(void)
         FAKE_TEST(test_mov_to_cr4),
         FAKE_TEST(test_pcide),
         FAKE_TEST(test_dr_access),
+        FAKE_TEST(test_dr4_dr5_with_de),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,6 +191,42 @@ static void test_run_launch_failure(void **state)
     assert_false(v.launched);
 }
 
+/* An injected fault pushes RFLAGS.RF=1 (SDM 18.3.1.1): VM entry pushes the guest-state RFLAGS,
+ * so RF is set there for fault-class vectors (#GP, #UD, #PF...) and not for traps (#BP). */
+static void test_injected_fault_sets_rf(void **state)
+{
+    static const struct { uint32_t event; bool rf; } cases[] = {
+        { GP_EVENT, true },
+        { UD_EVENT, true },
+        { INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | INTR_INFO_DELIVER_CODE | 14, true },
+        { INTR_INFO_VALID | INTR_TYPE_SW_EXCEPTION | 3, false },
+        { INTR_INFO_VALID | INTR_TYPE_EXT_INTR | 0x30, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        fake_vmcs_set(GUEST_RFLAGS, 0x202);
+        v.pending_event = cases[i].event;
+        prepare_events(&v);
+        assert_int_equal(fake_vmcs_get(GUEST_RFLAGS), cases[i].rf ? 0x202 | RFLAGS_RF : 0x202);
+        assert_int_equal(fake_vmcs_get(VM_ENTRY_INTR_INFO_FIELD), cases[i].event);
+    }
+}
+
+/* In real mode (unrestricted guest, CR0.PE=0) an exception pushes no error code, and VM entry
+ * fails if the injection asks for one (SDM Vol. 3C 27.2.1.3): #GP goes in without it. */
+static void test_real_mode_exception_without_error_code(void **state)
+{
+    (void)state;
+    v.cr0_shadow = CR0_ET;                      /* PE clear */
+    v.pending_event = GP_EVENT;
+    prepare_events(&v);
+    assert_int_equal(fake_vmcs_get(VM_ENTRY_INTR_INFO_FIELD), GP_EVENT & ~INTR_INFO_DELIVER_CODE);
+    fake_setup(state);
+    v.pending_event = GP_EVENT;                 /* protected mode keeps it */
+    prepare_events(&v);
+    assert_int_equal(fake_vmcs_get(VM_ENTRY_INTR_INFO_FIELD), GP_EVENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +237,8 @@ int main(void)
         FAKE_TEST(test_advance_rip_ends_sti_blocking),
         FAKE_TEST(test_run_redelivers_interrupted_event),
         FAKE_TEST(test_run_launch_failure),
+        FAKE_TEST(test_injected_fault_sets_rf),
+        FAKE_TEST(test_real_mode_exception_without_error_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
