@@ -115,6 +115,7 @@ static inline uint64_t xgetbv(uint32_t idx)
 #define CR4_SMXE       (1ull << 14)
 #define CR4_PCIDE      (1ull << 17)
 #define CR4_OSXSAVE    (1ull << 18)
+#define CR4_SMEP       (1ull << 20)
 
 #define MSR_IA32_TSC              0x10
 #define MSR_IA32_APIC_BASE        0x1B

@@ -40,27 +40,50 @@ uint64_t cr4_guest_allowed(void)
     return vmx_caps.cr4_fixed1 & ~(CR4_VMXE | CR4_SMXE);
 }
 
-/* Loads the four PAE page-directory pointers the CPU uses with EPT in PAE paging (SDM 26.3.2.4). */
-static bool load_pdptes(struct vcpu *vcpu, uint64_t cr3)
+/* Reserved bits of a present PAE PDPTE (SDM Vol. 3A Table 4-8): 2:1, 8:5, and MAXPHYADDR up. */
+static uint64_t pdpte_reserved(void)
 {
-    const uint64_t *pdpte = guest_ram_ptr(vcpu->ram, cr3 & 0xFFFFFFE0ull, 32);
-    if (!pdpte)
-        return false;
-    vmcs_write64(GUEST_PDPTE0, pdpte[0]);
-    vmcs_write64(GUEST_PDPTE1, pdpte[1]);
-    vmcs_write64(GUEST_PDPTE2, pdpte[2]);
-    vmcs_write64(GUEST_PDPTE3, pdpte[3]);
+    static uint64_t mask;
+    if (!mask) {
+        unsigned m = cpuid(0x80000000, 0).eax >= 0x80000008 ? cpuid(0x80000008, 0).eax & 0xFF : 36;
+        mask = 0x1E6ull | ~((1ull << m) - 1);
+    }
+    return mask;
+}
+
+/* PAE paging outside IA-32e mode (CR0.PG, CR4.PAE, EFER.LME clear) reads its four PDPTEs
+ * from CR3 when a MOV to CR0 or CR4 changes PG, CD, NW, PAE, PGE, PSE or SMEP (SDM 4.4.1):
+ * a present one with a reserved bit set makes the MOV #GP and changes nothing; else they go
+ * into the VMCS, where VM entry with EPT takes them (26.3.2.4). Memory of nothing reads
+ * all-ones, as every PDPTE read outside RAM does on a PC. Returns false for #GP. */
+static bool pdptes_load(struct vcpu *vcpu, uint64_t cr0, uint64_t cr4)
+{
+    const uint64_t cr0_bits = CR0_PG | CR0_CD | CR0_NW;
+    const uint64_t cr4_bits = CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP;
+    if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE) || (vmcs_read64(GUEST_IA32_EFER) & EFER_LME))
+        return true;
+    if (!((cr0 ^ vcpu->cr0_shadow) & cr0_bits) && !((cr4 ^ vcpu->cr4_shadow) & cr4_bits))
+        return true;
+    uint64_t e[4] = { ~0ull, ~0ull, ~0ull, ~0ull };
+    const uint64_t *p = guest_ram_ptr(vcpu->ram, vmcs_readnat(GUEST_CR3) & 0xFFFFFFE0ull, 32);
+    for (int i = 0; i < 4; i++) {
+        if (p)
+            e[i] = p[i];
+        if ((e[i] & 1) && (e[i] & pdpte_reserved()))
+            return false;
+    }
+    static const struct vmcs_field64 fields[4] = { GUEST_PDPTE0, GUEST_PDPTE1, GUEST_PDPTE2, GUEST_PDPTE3 };
+    for (int i = 0; i < 4; i++)
+        vmcs_write64(fields[i], e[i]);
     return true;
 }
 
-/* After CR0 or CR4 changed: long mode is activated or left with paging (SDM 10.8.5), and
- * PAE paging outside long mode needs its PDPTEs. */
-static enum exit_action paging_mode_changed(struct vcpu *vcpu)
+/* After CR0 or CR4 changed: long mode is activated or left with paging (SDM 10.8.5). */
+static void paging_mode_changed(struct vcpu *vcpu)
 {
     uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
     uint32_t entry = vmcs_read32(VM_ENTRY_CONTROLS);
-    bool pg = vcpu->cr0_shadow & CR0_PG;
-    if (pg && (efer & EFER_LME)) {
+    if ((vcpu->cr0_shadow & CR0_PG) && (efer & EFER_LME)) {
         efer |= EFER_LMA;
         entry |= VM_ENTRY_IA32E_MODE;
     } else {
@@ -69,10 +92,6 @@ static enum exit_action paging_mode_changed(struct vcpu *vcpu)
     }
     vmcs_write64(GUEST_IA32_EFER, efer);
     vmcs_write32(VM_ENTRY_CONTROLS, entry);
-    if (pg && (vcpu->cr4_shadow & CR4_PAE) && !(efer & EFER_LMA) &&
-        !load_pdptes(vcpu, vmcs_readnat(GUEST_CR3)))
-        return exit_crash(vcpu, "PAE page-directory pointers outside its RAM");
-    return EXIT_CONTINUE;
 }
 
 /* CR0 bits clear in the guest/host mask are the guest's: it changes them without an exit
@@ -100,10 +119,13 @@ static enum exit_action guest_write_cr0(struct vcpu *vcpu, uint64_t v)
     if ((v & CR0_PG) && !(vcpu->cr0_shadow & CR0_PG) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LME) &&
         !(vcpu->cr4_shadow & CR4_PAE))
         return exit_inject_gp(vcpu);
+    if (!pdptes_load(vcpu, v | CR0_ET, vcpu->cr4_shadow))
+        return exit_inject_gp(vcpu);
     vcpu->cr0_shadow = v | CR0_ET;
     vmcs_writenat(CR0_READ_SHADOW, vcpu->cr0_shadow);
     vmcs_writenat(GUEST_CR0, cr0_real(vcpu->cr0_shadow));
-    return paging_mode_changed(vcpu);
+    paging_mode_changed(vcpu);
+    return EXIT_CONTINUE;
 }
 
 /* MOV to CR4 (SDM Vol. 2B MOV CR): #GP for reserved bits (VMXE among them: VMX is hidden
@@ -119,10 +141,13 @@ static enum exit_action guest_write_cr4(struct vcpu *vcpu, uint64_t v)
     if ((v & CR4_PCIDE) && !(vcpu->cr4_shadow & CR4_PCIDE) &&
         (!ia32e || (vmcs_readnat(GUEST_CR3) & 0xFFF)))
         return exit_inject_gp(vcpu);
+    if (!pdptes_load(vcpu, vcpu->cr0_shadow, v))
+        return exit_inject_gp(vcpu);
     vcpu->cr4_shadow = v;
     vmcs_writenat(CR4_READ_SHADOW, v);
     vmcs_writenat(GUEST_CR4, cr4_real(v));
-    return paging_mode_changed(vcpu);
+    paging_mode_changed(vcpu);
+    return EXIT_CONTINUE;
 }
 
 /* The GPRs in the encoding of exit qualifications (SDM Table 28-3): 0 RAX, 1 RCX, 2 RDX,

@@ -89,6 +89,16 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
                "LMSW sets TS and keeps WP and AM (CR0 0x%08x)", after);
     write_cr0(cr0);
 
+    /* PAE paging: a present PDPTE with a reserved bit makes the MOV to CR0 that enables
+     * paging #GP (SDM 4.4.1, Table 4-8); it used to reach VM entry and stop the guest. */
+    static uint64_t pdpt[4] __attribute__((aligned(32)));
+    static uint64_t pd[512] __attribute__((aligned(4096)));
+    pdpt[0] = (uint32_t)pd | 1 | (1u << 1);
+    write_cr3((uint32_t)pdpt);
+    write_cr4(read_cr4() | (1u << 5));
+    check_cr_write(false, read_cr0() | CR0_PG, VEC_GP, "PG with PAE and a reserved PDPTE bit");
+    write_cr4(read_cr4() & ~(1u << 5));
+
     uint32_t a, b, c, d;
     cpuid(7, 0, &a, &b, &c, &d);
     check_absent("INVPCID", do_invpcid, b & (1u << 10));

@@ -195,6 +195,33 @@ static void test_pae_paging_loads_pdptes(void **state)
     assert_int_equal(fake_vmcs_get(GUEST_PDPTE3), 0x8001);
 }
 
+/* A present PDPTE with a reserved bit (2:1, 8:5, or above MAXPHYADDR) makes the MOV that would
+ * load it #GP, and nothing changes (SDM 4.4.1, Table 4-8); a not-present one may hold anything;
+ * PDPTEs outside RAM read all-ones, so they fault too. */
+static void test_pae_reserved_pdpte(void **state)
+{
+    static const struct { uint64_t pdpte0, cr3; bool gp; } cases[] = {
+        { 0x6001 | 1u << 1, 0x5000, true },         /* bit 1 */
+        { 0x6001 | 1u << 7, 0x5000, true },         /* bit 7 (PS is reserved here) */
+        { 0x6001 | 1ull << 62, 0x5000, true },      /* above any MAXPHYADDR */
+        { 0xFFFFFFFFFFFFFFFEull, 0x5000, false },   /* not present: ignored */
+        { 0x6001, 0x7FFFFFE0, true },               /* CR3 outside RAM: all-ones */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        const uint64_t pdpte[4] = { cases[i].pdpte0, 0, 0, 0 };
+        memcpy(ram + 0x5000, pdpte, sizeof pdpte);
+        fake_vmcs_set(GUEST_CR3, cases[i].cr3);
+        v.cr4_shadow = CR4_PAE;
+        v.regs.rax = CR0_PG | CR0_PE;
+        v.exit_qual = cr_qual(0, CR_ACCESS_MOV_TO, RAX, 0);
+        assert_int_equal(exit_cr_access(&v), EXIT_CONTINUE);
+        assert_int_equal(v.pending_event, cases[i].gp ? GP_EVENT : 0);
+        assert_int_equal(v.cr0_shadow & CR0_PG, cases[i].gp ? 0 : CR0_PG);
+        assert_int_equal(fake_vmcs_writes(GUEST_PDPTE0), cases[i].gp ? 0 : 1);
+    }
+}
+
 /* MOV to CR4: #GP for VMXE/SMXE (VMX and SMX are hidden), a bit the CPU lacks, or PAE clear in
  * long mode (SDM Vol. 2 MOV CR); otherwise the shadow is the value and the CPU runs it with
  * VMXE set (SDM 24.8 fixed bits). */
@@ -325,6 +352,7 @@ int main(void)
         FAKE_TEST(test_lmsw_keeps_guest_owned_bits),
         FAKE_TEST(test_mov_to_cr0),
         FAKE_TEST(test_pae_paging_loads_pdptes),
+        FAKE_TEST(test_pae_reserved_pdpte),
         FAKE_TEST(test_mov_to_cr4),
         FAKE_TEST(test_pcide),
         FAKE_TEST(test_dr_access),
