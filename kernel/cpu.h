@@ -87,6 +87,7 @@ static inline uint64_t xgetbv(uint32_t idx)
 
 #define RFLAGS_CF  (1u << 0)
 #define RFLAGS_ZF  (1u << 6)
+#define RFLAGS_TF  (1u << 8)
 #define RFLAGS_IF  (1u << 9)
 #define RFLAGS_DF  (1u << 10)
 #define RFLAGS_RF  (1u << 16)

@@ -122,13 +122,21 @@ static enum exit_action exit_dr_access(struct vcpu *vcpu)
     unsigned dr = dr_qual_number(q), reg = dr_qual_gpr(q);
     if ((dr == 4 || dr == 5) && (vcpu->cr4_shadow & CR4_DE))
         return exit_inject_ud(vcpu);        /* DR4/DR5 alias DR6/DR7 only with CR4.DE=0 (SDM 18.2.2) */
-    uint64_t *slot = dr < 4 ? &vcpu->dr[dr] : (dr == 6 || dr == 4) ? &vcpu->dr6 : NULL;
+    if (dr == 4 || dr == 5)
+        dr += 2;                            /* the aliases */
     if (dr_qual_to_gpr(q)) {
-        vcpu_gpr_write(vcpu, reg, slot ? *slot : vmcs_readnat(GUEST_DR7));
-    } else if (slot) {
-        *slot = vcpu_gpr_read(vcpu, reg);
-    } else {
+        /* DR0-3 and DR6 are in the CPU while this vCPU owns it (debugreg.c); a #DB in the
+         * guest may have changed DR6 there. */
+        vcpu_gpr_write(vcpu, reg, dr == 7 ? vmcs_readnat(GUEST_DR7) : dr_hw_read(dr));
+    } else if (dr == 7) {
         vmcs_writenat(GUEST_DR7, (vcpu_gpr_read(vcpu, reg) & 0xFFFFFFFFull) | 0x400);
+    } else {
+        uint64_t v = vcpu_gpr_read(vcpu, reg);
+        if (dr == 6)
+            v &= 0xFFFFFFFFull;
+        dr_hw_write(dr, v);
+        if (dr < 4)
+            vcpu->dr[dr] = v;
     }
     vcpu_skip_instruction(vcpu);
     return EXIT_CONTINUE;

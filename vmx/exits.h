@@ -15,6 +15,10 @@ void vcpu_gpr_write(struct vcpu *vcpu, unsigned n, uint64_t v);
  * instruction length). (run.c) */
 void vcpu_advance_rip(struct vcpu *vcpu, uint64_t len);
 
+/* The CPU's DR0-DR3 and DR6 (n = 0-3, 6), which hold the state owner's values. (debugreg.c) */
+uint64_t dr_hw_read(unsigned n);
+void dr_hw_write(unsigned n, uint64_t v);
+
 /* Exit qualification of a control-register access (SDM Table 28-3). */
 enum { CR_ACCESS_MOV_TO, CR_ACCESS_MOV_FROM, CR_ACCESS_CLTS, CR_ACCESS_LMSW };
 static inline unsigned cr_qual_number(uint64_t q) { return q & 15; }

@@ -1,6 +1,7 @@
 /* The vCPU run loop: deliver pending events, enter the guest, handle its exits until the
  * slice ends (VMX-preemption timer, SDM 26.5.1) or the scheduler is needed. Also what the
- * host switches between vCPUs by hand: the SYSCALL MSRs, XCR0 and the FPU/SSE/AVX state. */
+ * host switches between vCPUs by hand: the SYSCALL MSRs and TSC_AUX, DR0-DR3 and DR6, XCR0 and
+ * the FPU/SSE/AVX state. */
 #include "vmx/exits.h"
 #include "vmx/caps.h"
 #include "vmx/trace.h"
@@ -20,11 +21,16 @@ static void switch_state(struct vcpu *vcpu)
 {
     if (state_owner == vcpu)
         return;
-    if (state_owner)
+    if (state_owner) {
         for (int i = 0; i < SWAP_MSR_COUNT; i++)
             state_owner->swap_msrs[i] = rdmsr(swap_msr_numbers[i]);
+        state_owner->dr6 = dr_hw_read(6);   /* a #DB in the guest sets bits in it */
+    }
     for (int i = 0; i < SWAP_MSR_COUNT; i++)
         wrmsr(swap_msr_numbers[i], vcpu->swap_msrs[i]);
+    for (unsigned i = 0; i < 4; i++)
+        dr_hw_write(i, vcpu->dr[i]);
+    dr_hw_write(6, vcpu->dr6);
     xsave_switch(state_owner, vcpu);
     state_owner = vcpu;
 }
@@ -42,6 +48,8 @@ void vcpu_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error, ui
     vcpu->pending_error_code = error;
 }
 
+#define DR6_BS (1u << 14)
+
 void vcpu_advance_rip(struct vcpu *vcpu, uint64_t len)
 {
     vmcs_writenat(GUEST_RIP, vcpu->rip + len);
@@ -49,6 +57,12 @@ void vcpu_advance_rip(struct vcpu *vcpu, uint64_t len)
     uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
     if (intr & (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING))
         vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
+    /* Under RFLAGS.TF the CPU traps after each instruction (single step, DR6.BS, SDM 18.3.1.4);
+     * an instruction that exited and was emulated here must trap too, or the step is lost. */
+    if ((vmcs_readnat(GUEST_RFLAGS) & RFLAGS_TF) && !vcpu->pending_event) {
+        dr_hw_write(6, dr_hw_read(6) | DR6_BS);
+        vcpu_inject_exception(vcpu, 1, false, 0);
+    }
 }
 
 void vcpu_skip_instruction(struct vcpu *vcpu)

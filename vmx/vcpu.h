@@ -104,7 +104,7 @@ struct vcpu {
     /* Guest-visible state we emulate. */
     uint64_t cr0_shadow, cr4_shadow;        /* what the guest wrote (read shadows) */
     uint64_t xcr0;
-    uint64_t dr[4], dr6;
+    uint64_t dr[4], dr6;                    /* saved; the CPU holds the state owner's */
     uint64_t cr8;
     uint64_t swap_msrs[SWAP_MSR_COUNT];
     uint64_t tsc_offset;                    /* guest TSC - host TSC (the VMCS's TSC_OFFSET) */

@@ -38,7 +38,7 @@ static irq_handler_fn high_handlers[IDT_VECTORS - HIGH_VECTOR_BASE];
 
 static struct jmp_ctx try_ctx;
 static volatile bool try_armed;
-static volatile uint32_t try_vector, try_error, try_eflags;
+static volatile uint32_t try_vector, try_error, try_eflags, try_eip;
 
 bool guest_is_test;
 
@@ -129,6 +129,11 @@ uint32_t guest_try_eflags(void)
     return try_eflags;
 }
 
+uint32_t guest_try_eip(void)
+{
+    return try_eip;
+}
+
 static void __attribute__((noreturn)) unexpected_exception(const struct int_frame *f)
 {
     printf("unexpected %s %u (%s) at EIP=0x%08x err=0x%x", f->vector < 32 ? "exception" : "interrupt",
@@ -152,6 +157,7 @@ struct int_frame *int_dispatch(struct int_frame *f)
             try_vector = f->vector;
             try_error = f->error;
             try_eflags = f->eflags;
+            try_eip = f->eip;
             guest_longjmp(&try_ctx, 1);
         }
         unexpected_exception(f);

@@ -59,6 +59,8 @@ int guest_try(void (*fn)(void *), void *arg);
 uint32_t guest_try_error(void);
 /* The EFLAGS the CPU pushed for the last exception guest_try() caught (RF is bit 16). */
 uint32_t guest_try_eflags(void);
+/* The EIP the CPU pushed for it (the faulting instruction, or the next one for a trap). */
+uint32_t guest_try_eip(void);
 
 /* Set by test_title(): unexpected exceptions then also print the failing result line. */
 extern bool guest_is_test;

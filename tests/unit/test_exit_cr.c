@@ -288,8 +288,10 @@ static void test_pcide(void **state)
     assert_rip_kept();
 }
 
-/* MOV DR: DR0-3 and DR6 (DR4 its alias) are the vCPU's, DR7 (DR5 its alias) the VMCS's with bit 10
- * reading as 1 and bits 63:32 clear (SDM 18.2, Vol. 2 MOV DR); exit qualification Table 28-4. */
+/* MOV DR: DR0-3 and DR6 (DR4 its alias) are the vCPU's and live in the CPU while it runs (the
+ * fake's fake_dr; vcpu->dr keeps DR0-3 for the next switch), DR7 (DR5 its alias) the VMCS's with
+ * bit 10 reading as 1 and bits 63:32 clear (SDM 18.2, Vol. 2 MOV DR); exit qualification
+ * Table 28-4. */
 static void test_dr_access(void **state)
 {
     enum { TO_DR = 0, FROM_DR = 1 << 4 };
@@ -302,8 +304,8 @@ static void test_dr_access(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fake_setup(state);
         for (int k = 0; k < 4; k++)
-            v.dr[k] = 0xD0 + k;
-        v.dr6 = 0xFFFF0FF0;
+            v.dr[k] = fake_dr[k] = 0xD0 + k;
+        fake_dr[6] = 0xFFFF0FF0;
         fake_vmcs_set(GUEST_DR7, 0x400);
         fake_vmcs_set(GUEST_RSP, 0x8000);
         fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 3);
@@ -319,9 +321,11 @@ static void test_dr_access(void **state)
             assert_int_equal(reg == RSP ? fake_vmcs_get(GUEST_RSP) : *reg_slot(reg), want);
             continue;
         }
-        for (unsigned k = 0; k < 4; k++)
+        for (unsigned k = 0; k < 4; k++) {
             assert_int_equal(v.dr[k], k == dr ? cases[i].value : 0xD0u + k);
-        assert_int_equal(v.dr6, dr == 6 || dr == 4 ? cases[i].value : 0xFFFF0FF0);
+            assert_int_equal(fake_dr[k], k == dr ? cases[i].value : 0xD0u + k);
+        }
+        assert_int_equal(fake_dr[6], dr == 6 || dr == 4 ? cases[i].value : 0xFFFF0FF0);
         assert_int_equal(fake_vmcs_get(GUEST_DR7), dr == 7 || dr == 5 ? (cases[i].value & 0xFFFFFFFF) | 0x400 : 0x400);
     }
 }

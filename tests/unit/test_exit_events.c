@@ -227,6 +227,24 @@ static void test_real_mode_exception_without_error_code(void **state)
     assert_int_equal(fake_vmcs_get(VM_ENTRY_INTR_INFO_FIELD), GP_EVENT);
 }
 
+/* Single step over an emulated instruction: with RFLAGS.TF the CPU traps after each
+ * instruction (DR6.BS, SDM 18.3.1.4), so skipping one queues #DB (no error code) and sets BS. */
+static void test_single_step_over_emulated(void **state)
+{
+    (void)state;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | RFLAGS_TF);
+    fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 2);
+    fake_dr[6] = 0xFFFF0FF0;
+    vcpu_skip_instruction(&v);
+    assert_int_equal(fake_vmcs_get(GUEST_RIP), START_RIP + 2);
+    assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | 1);
+    assert_int_equal(fake_dr[6], 0xFFFF0FF0 | (1u << 14));
+    fake_setup(state);                          /* TF clear: nothing */
+    fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 2);
+    vcpu_skip_instruction(&v);
+    assert_int_equal(v.pending_event, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +257,7 @@ int main(void)
         FAKE_TEST(test_run_launch_failure),
         FAKE_TEST(test_injected_fault_sets_rf),
         FAKE_TEST(test_real_mode_exception_without_error_code),
+        FAKE_TEST(test_single_step_over_emulated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
