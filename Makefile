@@ -34,7 +34,8 @@ VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_st
 	vmx/decode.o vmx/cr.o vmx/guest_mem.o vmx/xsave.o vmx/debugreg.o
 VDEV_OBJS    := kernel/vm/vdev/vdev.o kernel/vm/vdev/vuart.o kernel/vm/vdev/vpic.o kernel/vm/vdev/vpit.o \
 	kernel/vm/vdev/vrtc.o kernel/vm/vdev/vlapic.o kernel/vm/vdev/vioapic.o kernel/vm/vdev/vpci.o \
-	kernel/vm/vdev/vacpi.o kernel/vm/vdev/fwcfg.o kernel/vm/vdev/debugexit.o
+	kernel/vm/vdev/vacpi.o kernel/vm/vdev/fwcfg.o kernel/vm/vdev/debugexit.o \
+	kernel/vm/vdev/testdev.o
 LOADER_OBJS  := kernel/vm/loader/config.o kernel/vm/loader/util.o kernel/vm/loader/multiboot.o \
 	kernel/vm/loader/linux.o kernel/vm/loader/acpi_tables.o kernel/vm/loader/smbios.o
 

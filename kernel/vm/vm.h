@@ -7,6 +7,7 @@
 #include "kernel/bootinfo.h"
 #include "kernel/vm/vdev/debugexit.h"
 #include "kernel/vm/vdev/fwcfg.h"
+#include "kernel/vm/vdev/testdev.h"
 #include "kernel/vm/vdev/vacpi.h"
 #include "kernel/vm/vdev/vdev.h"
 #include "kernel/vm/vdev/vioapic.h"
@@ -54,6 +55,7 @@ struct vm {
     struct vacpi acpi;
     struct fwcfg fwcfg;
     struct debugexit debugexit;
+    struct testdev testdev;             /* attached only with testdev=on */
     int machine_event;                  /* enum vdev_machine_event raised, or -1 */
     uint32_t exit_status;               /* with VDEV_EXIT */
 

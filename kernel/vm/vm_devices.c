@@ -111,7 +111,8 @@ static void uart_tx(void *ctx, uint8_t byte)
 }
 
 /* The guest's PC: 8259 pair, PIT, RTC, UART, local APIC, IOAPIC, PCI ports (no devices),
- * ACPI power management, and QEMU's fw_cfg and debug-exit ports. */
+ * ACPI power management, QEMU's fw_cfg and debug-exit ports, and with testdev=on QEMU's
+ * pc-testdev (without it, its ports and window are unclaimed, as on a PC). */
 void vm_devices_init(struct vm *vm)
 {
     vm->env = (struct vdev_env){
@@ -137,6 +138,10 @@ void vm_devices_init(struct vm *vm)
              vlapic_attach(&vm->lapic, &vm->bus) | vioapic_attach(&vm->ioapic, &vm->bus) |
              vpci_attach(&vm->pci, &vm->bus) | vacpi_attach(&vm->acpi, &vm->bus) |
              fwcfg_attach(&vm->fwcfg, &vm->bus) | debugexit_attach(&vm->debugexit, &vm->bus);
+    if (vm->cfg.testdev) {
+        testdev_init(&vm->testdev, &vm->env);
+        rc |= testdev_attach(&vm->testdev, &vm->bus);
+    }
     ASSERT(rc == 0);
     struct datetime now;
     cmos_now(&now);

@@ -146,6 +146,28 @@ static void test_on_bad_access(void **state)
     assert_int_equal(parse("for=web on_bad_access=crash"), -1);
 }
 
+/* testdev: QEMU's pc-testdev on request only; a for= module takes no testdev=on. */
+static void test_testdev(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("/boot/guests/t.elf name=a mem=16M -- x"), 0);
+    assert_false(cfg.testdev);
+    assert_int_equal(parse("testdev=on"), 0);
+    assert_true(cfg.testdev);
+    assert_int_equal(parse("testdev=on testdev=off"), 0);
+    assert_false(cfg.testdev);
+    assert_int_equal(parse("name=t mem=16M testdev=on -- testdev=off"), 0);
+    assert_true(cfg.testdev);
+    assert_string_equal(cfg.cmdline, "testdev=off");
+    assert_refused("testdev=yes", "bad testdev (on or off)", "\"testdev=yes\"");
+    assert_refused("testdev=ON", "testdev", "ON");
+    assert_refused("testdev=", "testdev", "on or off");
+    assert_refused("/boot/x testdev", "testdev", "on or off");
+    assert_refused("/boot/x for=web testdev=on", "for=web", "testdev=");
+    assert_int_equal(parse("/boot/x for=web testdev=off"), 0);  /* the default, as on_crash=stop */
+    assert_false(cfg.testdev);
+}
+
 static void test_guest_cmdline_verbatim(void **state)
 {
     (void)state;
@@ -269,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_mem_sizes_and_bounds),
         cmocka_unit_test(test_on_crash),
         cmocka_unit_test(test_on_bad_access),
+        cmocka_unit_test(test_testdev),
         cmocka_unit_test(test_guest_cmdline_verbatim),
         cmocka_unit_test(test_kind_option),
         cmocka_unit_test(test_for_option),

@@ -110,6 +110,13 @@ int guest_config_parse(const char *line, struct guest_config *cfg, char *why, si
                 cfg->kind = KIND_MULTIBOOT;
             else
                 problem = "bad kind (linux or multiboot)";
+        } else if (strcmp(tok, "testdev") == 0) {
+            if (value && strcmp(value, "on") == 0)
+                cfg->testdev = true;
+            else if (value && strcmp(value, "off") == 0)
+                cfg->testdev = false;
+            else
+                problem = "bad testdev (on or off)";
         } else if (strcmp(tok, "for") == 0) {
             if (!value || !guest_name_valid(value))
                 problem = "bad for (the name of a guest)";
@@ -128,9 +135,9 @@ int guest_config_parse(const char *line, struct guest_config *cfg, char *why, si
     }
     if (!rc && cfg->for_guest[0] && (named || cfg->kind != KIND_AUTO || cfg->mem != GUEST_MEM_DEFAULT ||
                                      cfg->on_crash != ON_CRASH_STOP ||
-                                     cfg->on_bad_access != BAD_ACCESS_IGNORE)) {
+                                     cfg->on_bad_access != BAD_ACCESS_IGNORE || cfg->testdev)) {
         snprintf(why, why_size, "a module for=%s takes no other option (name=, mem=, kind=, on_crash=, "
-                 "on_bad_access=)",
+                 "on_bad_access=, testdev=)",
                  cfg->for_guest);
         rc = -1;
     }

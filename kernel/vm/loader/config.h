@@ -31,6 +31,7 @@ struct guest_config {
     char cmdline[GUEST_CMDLINE_MAX];    /* everything after "--" */
     enum guest_kind kind;               /* kind=multiboot|linux, else AUTO */
     char for_guest[GUEST_NAME_MAX + 1]; /* for=NAME: not a guest but a module of guest NAME */
+    bool testdev;                       /* testdev=on: QEMU's pc-testdev (default off) */
 };
 
 /* Parses a module command line. A module with for=NAME is not a guest but belongs to
