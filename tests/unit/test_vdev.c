@@ -141,6 +141,99 @@ static void test_null_handlers_and_port_wrap(void **state)
     assert_int_equal(vdev_register_io_sized(&bus, 0x10, 0x11, 3, "bad", NULL, NULL, NULL), -1);
 }
 
+/* A fake memory-mapped device: 16 bytes of registers, and what it saw last. */
+struct fake_mmio {
+    unsigned n_reads, n_writes;
+    uint64_t last_offset, last_value;
+    unsigned last_size;
+};
+
+static uint64_t fake_mmio_read(void *dev, uint64_t offset, unsigned size)
+{
+    struct fake_mmio *d = dev;
+    d->n_reads++;
+    d->last_offset = offset;
+    d->last_size = size;
+    return 0x1122334455667788ull + offset;
+}
+
+static void fake_mmio_write(void *dev, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct fake_mmio *d = dev;
+    d->n_writes++;
+    d->last_offset = offset;
+    d->last_size = size;
+    d->last_value = value;
+}
+
+static void test_mmio_dispatch(void **state)
+{
+    (void)state;
+    struct vdev_bus bus;
+    struct fake_mmio a = { 0 };
+    uint64_t v = 0;
+    vdev_bus_init(&bus);
+    assert_int_equal(vdev_register_mmio(&bus, 0xFEC00000ull, 0x1000, "a", fake_mmio_read,
+                                        fake_mmio_write, &a), 0);
+    assert_null(vdev_mmio_find(&bus, 0xFEBFFFFFull));
+    assert_null(vdev_mmio_find(&bus, 0xFEC01000ull));
+    assert_non_null(vdev_mmio_find(&bus, 0xFEC00FFFull));
+    assert_false(vdev_mmio_read(&bus, 0xFEC01000ull, 4, &v));
+    assert_false(vdev_mmio_write(&bus, 0xFEC01000ull, 4, 0));
+    assert_true(vdev_mmio_read(&bus, 0xFEC00010ull, 2, &v));
+    assert_int_equal(v, 0x7798);                 /* cut to the access's size */
+    assert_int_equal(a.last_offset, 0x10);
+    assert_int_equal(a.last_size, 2);
+    assert_true(vdev_mmio_write(&bus, 0xFEC00020ull, 1, 0x1FF));
+    assert_int_equal(a.last_value, 0xFF);
+    assert_int_equal(a.last_offset, 0x20);
+    /* Overlap, empty and wrapping ranges are refused; the neighbour is fine. */
+    assert_int_equal(vdev_register_mmio(&bus, 0xFEC00800ull, 0x1000, "b", NULL, NULL, NULL), -1);
+    assert_int_equal(vdev_register_mmio(&bus, 0xFEBFF000ull, 0x1001, "b", NULL, NULL, NULL), -1);
+    assert_int_equal(vdev_register_mmio(&bus, 0xFED00000ull, 0, "b", NULL, NULL, NULL), -1);
+    assert_int_equal(vdev_register_mmio(&bus, ~0ull - 0xFFF, 0x2000, "b", NULL, NULL, NULL), -1);
+    assert_int_equal(vdev_register_mmio(&bus, 0xFEC01000ull, 0x1000, "b", NULL, NULL, NULL), 0);
+    /* No handlers: reads all-ones of the size, writes dropped, but the address is claimed. */
+    assert_true(vdev_mmio_read(&bus, 0xFEC01000ull, 4, &v));
+    assert_int_equal(v, 0xFFFFFFFFu);
+    assert_true(vdev_mmio_write(&bus, 0xFEC01000ull, 4, 0));
+}
+
+/* A range released is nobody's: the bus answers "unclaimed", the slot and the addresses
+ * can be taken again, and the other ranges are untouched. */
+static void test_mmio_unregister(void **state)
+{
+    (void)state;
+    struct vdev_bus bus;
+    struct fake_mmio a = { 0 }, b = { 0 }, c = { 0 };
+    uint64_t v;
+    vdev_bus_init(&bus);
+    assert_int_equal(vdev_register_mmio(&bus, 0x1000, 0x1000, "a", fake_mmio_read, NULL, &a), 0);
+    assert_int_equal(vdev_register_mmio(&bus, 0x2000, 0x1000, "b", fake_mmio_read, NULL, &b), 0);
+    assert_int_equal(vdev_register_mmio(&bus, 0x3000, 0x1000, "c", fake_mmio_read, NULL, &c), 0);
+    assert_int_equal(vdev_unregister_mmio(&bus, 0x2000, &a), -1);  /* not a's range */
+    assert_int_equal(vdev_unregister_mmio(&bus, 0x2010, &b), -1);  /* not where it starts */
+    assert_int_equal(vdev_unregister_mmio(&bus, 0x2000, &b), 0);
+    assert_int_equal(vdev_unregister_mmio(&bus, 0x2000, &b), -1);  /* only once */
+    assert_null(vdev_mmio_find(&bus, 0x2000));
+    assert_false(vdev_mmio_read(&bus, 0x2000, 4, &v));
+    assert_int_equal(b.n_reads, 0);
+    assert_true(vdev_mmio_find(&bus, 0x1000)->dev == &a);
+    assert_true(vdev_mmio_find(&bus, 0x3FFF)->dev == &c);
+    assert_true(vdev_mmio_read(&bus, 0x3004, 4, &v));
+    assert_int_equal(c.n_reads, 1);
+    assert_int_equal(c.last_offset, 4);
+    /* The freed slot and addresses: a full table can take one more range. */
+    for (uint64_t i = 0; bus.n_mmio < VDEV_MAX_MMIO_RANGES; i++)
+        assert_int_equal(vdev_register_mmio(&bus, 0x100000 + i * 0x1000, 0x1000, "f", NULL, NULL,
+                                            NULL), 0);
+    assert_int_equal(vdev_register_mmio(&bus, 0x2000, 0x1000, "b", fake_mmio_read, NULL, &b), -1);
+    assert_int_equal(vdev_unregister_mmio(&bus, 0x1000, &a), 0);
+    assert_int_equal(vdev_register_mmio(&bus, 0x2000, 0x1000, "b", fake_mmio_read, NULL, &b), 0);
+    assert_true(vdev_mmio_find(&bus, 0x2800)->dev == &b);
+    assert_null(vdev_mmio_find(&bus, 0x1000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +243,8 @@ int main(void)
         cmocka_unit_test(test_byte_device_split),
         cmocka_unit_test(test_straddling_ranges_split),
         cmocka_unit_test(test_null_handlers_and_port_wrap),
+        cmocka_unit_test(test_mmio_dispatch),
+        cmocka_unit_test(test_mmio_unregister),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

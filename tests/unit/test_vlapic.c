@@ -35,6 +35,23 @@ static int setup(void **state)
 /* What Linux's setup_local_APIC() leaves: APIC on, spurious vector 0xFF, TPR 0. */
 static void enable(void) { wr(VLAPIC_REG_SVR, 0x1FF); }
 
+static void set_base(uint64_t v) { assert_int_equal(vlapic_wrmsr(&lapic, VLAPIC_MSR_APIC_BASE, v), 0); }
+
+/* Is the xAPIC page on the bus at base (claimed by the vlapic)? */
+static bool page_at(uint64_t base)
+{
+    const struct vdev_mmio_range *r = vdev_mmio_find(&bus, base);
+    return r && r->base == base && r->len == VLAPIC_SIZE && r->dev == &lapic;
+}
+
+/* A 4-byte guest read at gpa through the bus; all-ones where nothing answers (the VM
+ * layer's bad_access() in kernel/vm/run.c). */
+static uint32_t bus_rd(uint64_t gpa)
+{
+    uint64_t v;
+    return vdev_mmio_read(&bus, gpa, 4, &v) ? (uint32_t)v : 0xFFFFFFFFu;
+}
+
 static void enter_x2apic(void)
 {
     assert_int_equal(vlapic_wrmsr(&lapic, VLAPIC_MSR_APIC_BASE,
@@ -429,6 +446,8 @@ static void test_x2apic_mode(void **state)
     uint64_t v;
     struct vlapic *l = &lapic;
     vlapic_init(l, &env, 0x23, BUS_HZ, TSC_HZ);
+    vdev_bus_init(&bus);
+    assert_int_equal(vlapic_attach(l, &bus), 0);
     assert_int_equal(vlapic_rdmsr(l, 0x802, &v), -1); /* not in x2APIC mode yet */
     assert_int_equal(vlapic_wrmsr(l, 0x808, 0), -1);
     enter_x2apic();
@@ -439,9 +458,12 @@ static void test_x2apic_mode(void **state)
     assert_int_equal(v, 0x00060014);
     assert_int_equal(vlapic_rdmsr(l, 0x80D, &v), 0);
     assert_int_equal(v, (2u << 16) | (1u << 3)); /* cluster 2, bit 3 */
-    /* The MMIO page is gone. */
-    assert_int_equal(rd(VLAPIC_REG_VERSION), 0);
+    /* The MMIO page is gone: off the bus, and its handlers answer as nothing. */
+    assert_false(page_at(VLAPIC_BASE_DEFAULT));
+    assert_int_equal(bus_rd(VLAPIC_BASE_DEFAULT + VLAPIC_REG_VERSION), 0xFFFFFFFFu);
+    assert_int_equal(rd(VLAPIC_REG_VERSION), 0xFFFFFFFFu);
     wr(VLAPIC_REG_SVR, 0x1FF);
+    assert_false(vlapic_sw_enabled(l));
     assert_int_equal(vlapic_wrmsr(l, 0x80F, 0x1FF), 0);
     assert_true(vlapic_sw_enabled(l));
     /* SELF IPI and a 64-bit ICR to our own x2APIC ID. */
@@ -503,16 +525,195 @@ static void test_apic_base_transitions(void **state)
     assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT), 0);
     assert_false(vlapic_hw_enabled(l));
     assert_int_equal(vlapic_rdmsr(l, 0x80F, &v), -1);
-    assert_int_equal(vlapic_mmio_read(l, VLAPIC_REG_VERSION, 4), 0); /* no page while disabled */
+    assert_false(page_at(VLAPIC_BASE_DEFAULT)); /* no page while disabled */
     assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT | x2), -1);
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT | VLAPIC_BASE_EXTD),
+                     -1);
+    assert_false(vlapic_hw_enabled(l));
     assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT | en), 0);
     assert_false(vlapic_x2apic_mode(l));
+    assert_true(page_at(VLAPIC_BASE_DEFAULT));
+    assert_false(page_at(0xFED00000ull));
     assert_int_equal(rd(VLAPIC_REG_SVR), 0xFF);
     assert_int_equal(rd(VLAPIC_REG_LDR), 0);
     assert_int_equal(rd(VLAPIC_REG_ID), APIC_ID << 24);
     assert_false(vlapic_handles_msr(0x1C));
     assert_true(vlapic_handles_msr(0x8FF));
     assert_int_equal(vlapic_rdmsr(l, 0x10, &v), -1);
+}
+
+/* SDM 11.4.3 and 11.4.7.1: clearing EN returns every register to its power-up value, the
+ * hardware-assigned ID included; setting it again gives xAPIC mode in that state. */
+static void test_disable_resets_to_power_up(void **state)
+{
+    (void)state;
+    uint64_t v;
+    struct vlapic *l = &lapic;
+    enable();
+    wr(VLAPIC_REG_ID, 0x05000000);
+    wr(VLAPIC_REG_TPR, 0x30);
+    wr(VLAPIC_REG_LDR, 0x01000000);
+    wr(VLAPIC_REG_DFR, 0x0FFFFFFF);
+    wr(VLAPIC_REG_LVT_LINT0, 0x700);
+    wr(VLAPIC_REG_LVT_ERROR, 0x41);
+    wr(VLAPIC_REG_TIMER_DCR, 0xB);
+    wr(VLAPIC_REG_LVT_TIMER, 0x40 | (VLAPIC_TIMER_PERIODIC << VLAPIC_TIMER_MODE_SHIFT));
+    wr(VLAPIC_REG_TIMER_ICR, 1000);
+    wr(VLAPIC_REG_ICR_HI, 0x05000000);
+    wr(VLAPIC_REG_ICR_LO, 0x60 | VLAPIC_ICR_SELF);
+    vlapic_set_irq(l, 0x70, true);
+    assert_int_equal(take(), 0x70);        /* 0x70 in service, 0x60 pending */
+    wr(VLAPIC_REG_ICR_LO, 0x05 | VLAPIC_ICR_SELF); /* an illegal vector: ESR has news */
+    assert_true(irr_has(0x60));
+    assert_true(vlapic_next_event_ns(l) != UINT64_MAX);
+
+    set_base(VLAPIC_BASE_DEFAULT | VLAPIC_BASE_BSP);
+    assert_false(vlapic_hw_enabled(l));
+    assert_int_equal(vlapic_rdmsr(l, VLAPIC_MSR_APIC_BASE, &v), 0);
+    assert_int_equal(v, VLAPIC_BASE_DEFAULT | VLAPIC_BASE_BSP);
+    assert_false(page_at(VLAPIC_BASE_DEFAULT));
+    assert_int_equal(bus_rd(VLAPIC_BASE_DEFAULT + VLAPIC_REG_VERSION), 0xFFFFFFFFu);
+    assert_false(vdev_mmio_write(&bus, VLAPIC_BASE_DEFAULT + VLAPIC_REG_TPR, 4, 0x20));
+    assert_int_equal(vlapic_rdmsr(l, 0x803, &v), -1);
+    assert_int_equal(vlapic_pending_vector(l), -1);
+    assert_true(vlapic_accepts_pic(l));    /* no APIC: INTR goes straight to the CPU */
+    assert_int_equal(vlapic_next_event_ns(l), UINT64_MAX);
+    vlapic_set_irq(l, 0x80, false);        /* nobody to take it */
+    fake_advance_ns(1000000);
+    vlapic_update(l);
+
+    set_base(VLAPIC_BASE_DEFAULT | VLAPIC_BASE_EN);
+    assert_true(vlapic_hw_enabled(l));
+    assert_false(vlapic_x2apic_mode(l));
+    assert_true(page_at(VLAPIC_BASE_DEFAULT));
+    assert_int_equal(bus_rd(VLAPIC_BASE_DEFAULT + VLAPIC_REG_VERSION), 0x00060014);
+    assert_int_equal(rd(VLAPIC_REG_ID), APIC_ID << 24);
+    assert_int_equal(rd(VLAPIC_REG_SVR), 0xFF);
+    assert_false(vlapic_sw_enabled(l));
+    assert_int_equal(rd(VLAPIC_REG_TPR), 0);
+    assert_int_equal(rd(VLAPIC_REG_PPR), 0);
+    assert_int_equal(rd(VLAPIC_REG_LDR), 0);
+    assert_int_equal(rd(VLAPIC_REG_DFR), 0xFFFFFFFFu);
+    for (uint32_t off = VLAPIC_REG_LVT_TIMER; off <= VLAPIC_REG_LVT_ERROR; off += 0x10)
+        assert_int_equal(rd(off), VLAPIC_LVT_MASKED);
+    assert_int_equal(rd(VLAPIC_REG_LVT_CMCI), VLAPIC_LVT_MASKED);
+    for (uint32_t i = 0; i < 8; i++) {
+        assert_int_equal(rd(VLAPIC_REG_ISR + 16 * i), 0);
+        assert_int_equal(rd(VLAPIC_REG_TMR + 16 * i), 0);
+        assert_int_equal(rd(VLAPIC_REG_IRR + 16 * i), 0);
+    }
+    assert_int_equal(rd(VLAPIC_REG_ICR_LO), 0);
+    assert_int_equal(rd(VLAPIC_REG_ICR_HI), 0);
+    wr(VLAPIC_REG_ESR, 0);
+    assert_int_equal(rd(VLAPIC_REG_ESR), 0);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_ICR), 0);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_CCR), 0);
+    assert_int_equal(rd(VLAPIC_REG_TIMER_DCR), 0);
+    assert_int_equal(vlapic_next_event_ns(l), UINT64_MAX);
+    assert_false(vlapic_accepts_pic(l));   /* LINT0 masked: the BIOS's virtual wire is gone */
+    enable();
+    assert_int_equal(vlapic_pending_vector(l), -1);
+}
+
+/* The page follows IA32_APIC_BASE's address field; the registers move with it. */
+static void test_page_moves_with_base(void **state)
+{
+    (void)state;
+    uint64_t en = VLAPIC_BASE_EN, moved = 0xFEC80000ull;
+    wr(VLAPIC_REG_TPR, 0x20);
+    set_base(moved | en);
+    assert_int_equal(vlapic_base(&lapic), moved);
+    assert_false(page_at(VLAPIC_BASE_DEFAULT));
+    assert_true(page_at(moved));
+    assert_int_equal(bus_rd(VLAPIC_BASE_DEFAULT + VLAPIC_REG_TPR), 0xFFFFFFFFu);
+    assert_int_equal(bus_rd(moved + VLAPIC_REG_TPR), 0x20);
+    assert_int_equal(bus_rd(moved + VLAPIC_REG_VERSION), 0x00060014);
+    assert_true(vdev_mmio_write(&bus, moved + VLAPIC_REG_TPR, 4, 0x40));
+    assert_int_equal(rd(VLAPIC_REG_TPR), 0x40);
+    /* Many moves: one range on the bus, never a leaked slot. */
+    for (unsigned i = 0; i < 2 * VDEV_MAX_MMIO_RANGES; i++)
+        set_base((0xFE000000ull + i * 0x1000) | en);
+    assert_int_equal(bus.n_mmio, 1);
+    /* A base written while disabled is where the page appears once enabled. */
+    set_base(0xFED00000ull);
+    assert_int_equal(bus.n_mmio, 0);
+    set_base(0xFED00000ull | en);
+    assert_true(page_at(0xFED00000ull));
+    /* In x2APIC mode a new base changes nothing on the bus; back through disabled, it is used. */
+    set_base(0xFED00000ull | en | VLAPIC_BASE_EXTD);
+    assert_int_equal(bus.n_mmio, 0);
+    set_base(VLAPIC_BASE_DEFAULT | en | VLAPIC_BASE_EXTD);
+    assert_int_equal(bus.n_mmio, 0);
+    set_base(VLAPIC_BASE_DEFAULT);
+    set_base(VLAPIC_BASE_DEFAULT | en);
+    assert_true(page_at(VLAPIC_BASE_DEFAULT));
+    assert_int_equal(bus.n_mmio, 1);
+    /* Reset brings a moved page home. */
+    set_base(moved | en);
+    vlapic_reset(&lapic);
+    assert_true(page_at(VLAPIC_BASE_DEFAULT));
+    assert_false(page_at(moved));
+    assert_int_equal(rd(VLAPIC_REG_LVT_LINT0), 0x700);
+}
+
+static uint64_t other_read(void *dev, uint64_t offset, unsigned size)
+{
+    (void)dev, (void)offset, (void)size;
+    return 0x12345678;
+}
+
+/* A base over another device's registers: the WRMSR succeeds (the SDM has no #GP for
+ * it), the other device keeps its range and the page stays off the bus (not modelled). */
+static void test_page_over_another_device(void **state)
+{
+    (void)state;
+    int other;
+    uint64_t en = VLAPIC_BASE_EN, taken = 0xFEC00000ull;
+    assert_int_equal(vdev_register_mmio(&bus, taken, 0x1000, "other", other_read, NULL, &other), 0);
+    set_base(taken | en);
+    assert_int_equal(vlapic_base(&lapic), taken);
+    assert_false(page_at(taken));
+    assert_false(page_at(VLAPIC_BASE_DEFAULT));
+    assert_int_equal(bus_rd(taken + VLAPIC_REG_VERSION), 0x12345678);
+    set_base(VLAPIC_BASE_DEFAULT | en);
+    assert_true(page_at(VLAPIC_BASE_DEFAULT));
+    assert_int_equal(bus_rd(taken), 0x12345678);
+    /* attach fails if the page's range is already taken */
+    struct vdev_bus busy;
+    vdev_bus_init(&busy);
+    assert_int_equal(vdev_register_mmio(&busy, VLAPIC_BASE_DEFAULT, 0x10, "other", other_read, NULL,
+                                        &other), 0);
+    struct vlapic l2;
+    vlapic_init(&l2, &env, 0, BUS_HZ, TSC_HZ);
+    assert_int_equal(vlapic_attach(&l2, &busy), -1);
+}
+
+/* SDM 11.12.5.1: xAPIC -> x2APIC keeps most registers, but not an ID written through the
+ * page nor the ICR's high half; x2APIC -> disabled keeps only the IDs. */
+static void test_x2apic_transition_state(void **state)
+{
+    (void)state;
+    uint64_t v;
+    struct vlapic *l = &lapic;
+    enable();
+    wr(VLAPIC_REG_TPR, 0x20);
+    wr(VLAPIC_REG_ID, 0x09000000);
+    wr(VLAPIC_REG_ICR_HI, 0x09000000);
+    enter_x2apic();
+    assert_int_equal(vlapic_rdmsr(l, 0x808, &v), 0);
+    assert_int_equal(v, 0x20);
+    assert_int_equal(vlapic_rdmsr(l, 0x80F, &v), 0);
+    assert_int_equal(v, 0x1FF);
+    assert_int_equal(vlapic_rdmsr(l, 0x802, &v), 0);
+    assert_int_equal(v, APIC_ID);
+    assert_int_equal(vlapic_rdmsr(l, 0x830, &v), 0);
+    assert_int_equal(v >> 32, 0);
+    set_base(VLAPIC_BASE_DEFAULT);
+    set_base(VLAPIC_BASE_DEFAULT | VLAPIC_BASE_EN);
+    assert_int_equal(rd(VLAPIC_REG_ID), APIC_ID << 24);
+    assert_int_equal(rd(VLAPIC_REG_TPR), 0);
+    assert_int_equal(rd(VLAPIC_REG_SVR), 0xFF);
+    assert_int_equal(rd(VLAPIC_REG_LVT_LINT0), VLAPIC_LVT_MASKED);
 }
 
 static void test_accepts_pic(void **state)
@@ -555,6 +756,10 @@ int main(void)
         cmocka_unit_test_setup(test_self_ipi_xapic, setup),
         cmocka_unit_test_setup(test_x2apic_mode, setup),
         cmocka_unit_test_setup(test_apic_base_transitions, setup),
+        cmocka_unit_test_setup(test_disable_resets_to_power_up, setup),
+        cmocka_unit_test_setup(test_page_moves_with_base, setup),
+        cmocka_unit_test_setup(test_page_over_another_device, setup),
+        cmocka_unit_test_setup(test_x2apic_transition_state, setup),
         cmocka_unit_test_setup(test_accepts_pic, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

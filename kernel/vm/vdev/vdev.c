@@ -1,4 +1,4 @@
-/* The virtual-device bus: claims port ranges and routes guest IN/OUT to device handlers. */
+/* The virtual-device bus: claims port and MMIO ranges and routes guest accesses to device handlers. */
 #include "kernel/vm/vdev/vdev.h"
 #include "kernel/string.h"
 
@@ -118,6 +118,20 @@ int vdev_register_mmio(struct vdev_bus *bus, uint64_t base, uint64_t len, const 
     r->write = write;
     r->dev = dev;
     return 0;
+}
+
+int vdev_unregister_mmio(struct vdev_bus *bus, uint64_t base, const void *dev)
+{
+    for (unsigned i = 0; i < bus->n_mmio; i++) {
+        if (bus->mmio[i].base != base || bus->mmio[i].dev != dev)
+            continue;
+        for (unsigned j = i + 1; j < bus->n_mmio; j++)   /* keep the others' order */
+            bus->mmio[j - 1] = bus->mmio[j];
+        bus->n_mmio--;
+        memset(&bus->mmio[bus->n_mmio], 0, sizeof(bus->mmio[0]));
+        return 0;
+    }
+    return -1;
 }
 
 const struct vdev_mmio_range *vdev_mmio_find(const struct vdev_bus *bus, uint64_t gpa)

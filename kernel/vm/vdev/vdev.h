@@ -1,4 +1,4 @@
-/* The virtual-device bus: per-guest table of I/O port ranges and the environment devices see. */
+/* The virtual-device bus: per-guest tables of I/O port and MMIO ranges, and the environment devices see. */
 #ifndef KERNEL_VM_VDEV_VDEV_H
 #define KERNEL_VM_VDEV_VDEV_H
 
@@ -16,6 +16,11 @@
  * a wider access into byte accesses at port, port+1, ... (little-endian), as
  * the PC chipset does. An access that straddles ranges, or runs into
  * unclaimed ports, is split into bytes too.
+ *
+ * Memory-mapped ranges (vdev_register_mmio) take whole decoded accesses. The table
+ * is not fixed: a device may release its range (vdev_unregister_mmio) and claim
+ * another, which is how a register page that the guest can switch off or relocate
+ * (the local APIC's) stops answering or moves; the bus itself never asks a device.
  */
 
 #include <stdbool.h>
@@ -107,6 +112,12 @@ void vdev_io_out(struct vdev_bus *bus, uint16_t port, unsigned size, uint32_t va
  * Returns 0, or -1 if the table is full, len is 0, or the range overlaps a claimed one. */
 int vdev_register_mmio(struct vdev_bus *bus, uint64_t base, uint64_t len, const char *name,
                        vdev_mmio_read_fn read, vdev_mmio_write_fn write, void *dev);
+
+/* Releases the range dev claimed at base (vdev_register_mmio()), so that the addresses are
+ * nobody's again: a device whose registers come and go or move (the local APIC's page,
+ * with IA32_APIC_BASE) unregisters and registers anew. Returns 0, or -1 if dev claims no
+ * range starting at base. */
+int vdev_unregister_mmio(struct vdev_bus *bus, uint64_t base, const void *dev);
 
 /* The range claiming gpa, or NULL. */
 const struct vdev_mmio_range *vdev_mmio_find(const struct vdev_bus *bus, uint64_t gpa);

@@ -327,8 +327,6 @@ static void write_dcr(struct vlapic *l, uint32_t v)
     l->dcr = v & 0xB;
 }
 
-/* Writes the 32-bit register at off. Returns -1 if it is read-only or absent in x2APIC mode
- * (the caller raises #GP); in xAPIC mode such writes are ignored. */
 /* x2APIC WRMSR with reserved bits set raises #GP (SDM 11.12.1.3); the xAPIC page ignores them. */
 static bool x2apic_reserved(uint32_t off, int lvt, uint32_t v)
 {
@@ -343,6 +341,8 @@ static bool x2apic_reserved(uint32_t off, int lvt, uint32_t v)
     }
 }
 
+/* Writes the 32-bit register at off. Returns -1 if it is read-only or absent in x2APIC mode
+ * (the caller raises #GP); in xAPIC mode such writes are ignored. */
 static int reg_write(struct vlapic *l, uint32_t off, uint32_t v)
 {
     bool x2 = vlapic_x2apic_mode(l);
@@ -400,12 +400,16 @@ static bool xapic_mode(const struct vlapic *l)
     return vlapic_hw_enabled(l) && !vlapic_x2apic_mode(l);
 }
 
+/* The bus calls the handlers only while the page is claimed, that is in xAPIC mode; outside
+ * it they answer as the nothing the guest would then reach (all-ones, writes dropped). */
 uint64_t vlapic_mmio_read(void *dev, uint64_t offset, unsigned size)
 {
     struct vlapic *l = dev;
     uint32_t reg = 0;
-    if (!xapic_mode(l) || offset >= VLAPIC_SIZE || size == 0 || size > 8)
+    if (offset >= VLAPIC_SIZE || size == 0 || size > 8)
         return 0;
+    if (!xapic_mode(l))
+        return size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
     vlapic_update(l);
     if (reg_read(l, (uint32_t)offset & ~0xFu, &reg) < 0)
         reg = 0;
@@ -441,8 +445,10 @@ bool vlapic_handles_msr(uint32_t msr)
            (msr >= VLAPIC_MSR_X2APIC_FIRST && msr <= VLAPIC_MSR_X2APIC_LAST);
 }
 
-/* Registers and timer at their vlapic_reset() values; IA32_APIC_BASE untouched. */
-static void reset_registers(struct vlapic *l)
+/* Registers and timer as after power-up or reset (SDM 11.4.7.1, 11.12.5.1): the ID the
+ * hardware assigned, SVR 0xFF, DFR all ones, every LVT entry masked, the rest 0.
+ * IA32_APIC_BASE untouched. */
+static void power_up_registers(struct vlapic *l)
 {
     l->xapic_id = (uint8_t)l->apic_id;
     l->tpr = 0;
@@ -456,14 +462,31 @@ static void reset_registers(struct vlapic *l)
     l->icr = 0;
     for (int i = 0; i < VLAPIC_LVT_COUNT; i++)
         l->lvt[i] = VLAPIC_LVT_MASKED;
-    l->lvt[VLAPIC_LVT_LINT0] = VLAPIC_DM_EXTINT << VLAPIC_LVT_DM_SHIFT;
-    l->lvt[VLAPIC_LVT_LINT1] = VLAPIC_DM_NMI << VLAPIC_LVT_DM_SHIFT;
     l->timer_initial = 0;
     l->dcr = 0;
     timer_stop(l);
 }
 
-/* Valid transitions (SDM Figure 11-27): disabled <-> xAPIC, xAPIC -> x2APIC, x2APIC -> disabled. */
+/* The xAPIC page is a device only in xAPIC mode, at the address IA32_APIC_BASE names:
+ * disabled, or in x2APIC mode, the guest reaches what is behind it (SDM 11.4.3, 11.12.2).
+ * Claims, releases or moves the page on the bus to match. A page that would overlap
+ * another device's range stays unclaimed (that device answers there). */
+static void place_page(struct vlapic *l)
+{
+    bool want = xapic_mode(l);
+    uint64_t base = vlapic_base(l);
+    if (!l->bus || (want == l->page_claimed && (!want || base == l->page)))
+        return;
+    if (l->page_claimed)
+        vdev_unregister_mmio(l->bus, l->page, l);
+    l->page = base;
+    l->page_claimed = want && vdev_register_mmio(l->bus, base, VLAPIC_SIZE, "vlapic",
+                                                 vlapic_mmio_read, vlapic_mmio_write, l) == 0;
+}
+
+/* Valid transitions (SDM 11.12.5, Figure 11-27): disabled <-> xAPIC, xAPIC -> x2APIC,
+ * x2APIC -> disabled; EN=0 with EXTD=1 is no state at all. Leaving the enabled states
+ * resets the registers (SDM 11.4.3); only the hardware-assigned ID survives. */
 static int write_apic_base(struct vlapic *l, uint64_t v)
 {
     uint64_t reserved =
@@ -474,9 +497,15 @@ static int write_apic_base(struct vlapic *l, uint64_t v)
         return -1;
     l->apic_base = (v & ~VLAPIC_BASE_BSP) | VLAPIC_BASE_BSP;
     if (was_en && !en)
-        reset_registers(l);
-    if (!was_x2 && extd) /* x2APIC's logical ID is derived from the ID (SDM 11.12.10.2) */
+        power_up_registers(l);
+    if (!was_x2 && extd) {
+        /* Not kept from xAPIC mode: a written ID, the ICR's high half; the logical ID is
+         * derived from the x2APIC ID (SDM 11.12.5.1, 11.12.10.2). */
+        l->xapic_id = (uint8_t)l->apic_id;
+        l->icr = (uint32_t)l->icr;
         l->ldr = ((l->apic_id >> 4) << 16) | (1u << (l->apic_id & 15));
+    }
+    place_page(l);
     return 0;
 }
 
@@ -537,7 +566,10 @@ int vlapic_wrmsr(struct vlapic *l, uint32_t msr, uint64_t value)
 void vlapic_reset(struct vlapic *l)
 {
     l->apic_base = VLAPIC_BASE_DEFAULT | VLAPIC_BASE_EN | VLAPIC_BASE_BSP;
-    reset_registers(l);
+    power_up_registers(l);
+    l->lvt[VLAPIC_LVT_LINT0] = VLAPIC_DM_EXTINT << VLAPIC_LVT_DM_SHIFT; /* the BIOS's virtual wire */
+    l->lvt[VLAPIC_LVT_LINT1] = VLAPIC_DM_NMI << VLAPIC_LVT_DM_SHIFT;
+    place_page(l);
 }
 
 void vlapic_init(struct vlapic *l, struct vdev_env *env, uint32_t apic_id, uint64_t bus_hz,
@@ -553,6 +585,8 @@ void vlapic_init(struct vlapic *l, struct vdev_env *env, uint32_t apic_id, uint6
 
 int vlapic_attach(struct vlapic *l, struct vdev_bus *bus)
 {
-    return vdev_register_mmio(bus, vlapic_base(l), VLAPIC_SIZE, "vlapic", vlapic_mmio_read,
-                              vlapic_mmio_write, l);
+    l->bus = bus;
+    l->page_claimed = false;
+    place_page(l);
+    return xapic_mode(l) && !l->page_claimed ? -1 : 0;
 }

@@ -28,12 +28,22 @@
  * - Software-disabled (SVR bit 8 clear): LVT mask bits are forced on and cannot be
  *   cleared. vlapic_reset() is the exception: it leaves the state a PC BIOS leaves
  *   (virtual wire: LINT0 ExtINT unmasked, LINT1 NMI, SVR 0xFF).
- * - Clearing IA32_APIC_BASE.EN returns the registers to the vlapic_reset() state.
- *   The BSP bit is read-only (always 1). A relocated base is reported by
- *   vlapic_base(); the bus range from vlapic_attach() stays where it was.
- * - In x2APIC mode (and when hardware-disabled) the MMIO page reads 0 and ignores
- *   writes. xAPIC MMIO accesses other than aligned 4-byte ones read the bytes of
- *   the containing register (0 beyond its 32 bits) and ignore writes.
+ * - IA32_APIC_BASE (SDM 11.4.3-11.4.4, 11.12.5): clearing EN (from xAPIC or x2APIC
+ *   mode) returns the registers to the power-up state of SDM 11.4.7.1: SVR 0xFF,
+ *   every LVT entry masked (no virtual wire: that is the BIOS's), IRR/ISR/TMR, TPR,
+ *   LDR, ICR, timer and ESR 0, DFR all ones, the ID the hardware assigned; pending
+ *   interrupts are lost. Setting EN again gives xAPIC mode in that state.
+ *   xAPIC -> x2APIC keeps the registers but the ID written through the page and the
+ *   ICR's high half, and derives the LDR. #GP (-1): reserved bits (bits 0-7, 9, and
+ *   36-63: MAXPHYADDR is taken as 36), EN=0 with EXTD=1, disabled -> x2APIC,
+ *   x2APIC -> xAPIC. The BSP bit is read-only (always 1).
+ * - The xAPIC page is on the bus only in xAPIC mode, at vlapic_base(): disabled or
+ *   in x2APIC mode the page is released (the guest reaches nothing there: all-ones,
+ *   writes dropped, unless another device claims it), and a new base moves it.
+ *   Not modelled: a base inside guest RAM (RAM answers there, not the APIC) or over
+ *   another device's range (that device keeps it; the page stays unclaimed).
+ *   xAPIC MMIO accesses other than aligned 4-byte ones read the bytes of the
+ *   containing register (0 beyond its 32 bits) and ignore writes.
  */
 
 #include "kernel/vm/vdev/vdev.h"
@@ -123,6 +133,10 @@ struct vlapic {
     uint64_t timer_base_ns, timer_base_ticks;
     uint64_t timer_next_tick;  /* tick count at which the timer next expires */
     uint64_t tsc_deadline;     /* IA32_TSC_DEADLINE; 0 = disarmed */
+    /* The xAPIC page on the bus (place_page() keeps it in step with IA32_APIC_BASE). */
+    struct vdev_bus *bus;      /* from vlapic_attach(); NULL before */
+    bool page_claimed;         /* the bus has the page at page */
+    uint64_t page;
 };
 
 /* Sets up the APIC with this APIC ID and clock rates, in the vlapic_reset() state.
@@ -132,13 +146,17 @@ void vlapic_init(struct vlapic *l, struct vdev_env *env, uint32_t apic_id, uint6
 
 /* IA32_APIC_BASE = 0xFEE00000 | EN | BSP, xAPIC mode, SVR 0xFF (software-disabled),
  * LINT0 ExtINT and LINT1 NMI unmasked (BIOS virtual wire), other LVTs masked,
- * IRR/ISR/TMR clear, timer stopped, divide by 2. */
+ * IRR/ISR/TMR clear, timer stopped, divide by 2. The page (if attached) goes back to
+ * 0xFEE00000. */
 void vlapic_reset(struct vlapic *l);
 
-/* Claims [vlapic_base(l), +4 KiB) on bus for the xAPIC page. Returns 0 or -1. */
+/* Claims [vlapic_base(l), +4 KiB) on bus for the xAPIC page, and keeps bus for moving or
+ * releasing it when the guest writes IA32_APIC_BASE. Call once, after vlapic_init().
+ * Returns 0 or -1 (the range is taken). */
 int vlapic_attach(struct vlapic *l, struct vdev_bus *bus);
 
-/* The bus's MMIO handlers: offset within the page, size 1, 2, 4 or 8. */
+/* The bus's MMIO handlers: offset within the page, size 1, 2, 4 or 8. Outside xAPIC
+ * mode (never through the bus) they act as no device: reads all-ones, writes dropped. */
 uint64_t vlapic_mmio_read(void *dev, uint64_t offset, unsigned size);
 void vlapic_mmio_write(void *dev, uint64_t offset, unsigned size, uint64_t value);
 
@@ -147,7 +165,8 @@ bool vlapic_handles_msr(uint32_t msr);
 
 /* IA32_APIC_BASE, IA32_TSC_DEADLINE and (in x2APIC mode) 0x800-0x8FF. Return 0,
  * or -1 when the guest must get #GP: reserved bits, a read-only or write-only
- * register, an x2APIC MSR outside x2APIC mode, an invalid mode transition. */
+ * register, an x2APIC MSR outside x2APIC mode, an invalid mode transition. A write of
+ * IA32_APIC_BASE may release, claim or move the xAPIC page on the attached bus. */
 int vlapic_rdmsr(struct vlapic *l, uint32_t msr, uint64_t *value);
 int vlapic_wrmsr(struct vlapic *l, uint32_t msr, uint64_t value);
 
