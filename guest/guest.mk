@@ -35,6 +35,8 @@ GUEST_bench_SRCS := guest/bench/bench.c
 # Guest test kernels: every tests/guests/NAME.c -> build/tests/guests/NAME.elf (the runner
 # boots those listed in tests/guests/MANIFEST).
 GUEST_TEST_NAMES := $(sort $(patsubst tests/guests/%.c,%,$(wildcard tests/guests/*.c)))
+# A test kernel's own link flags, before the script: where it loads (GUEST_LOAD_ADDR, guest/lib/guest.ld).
+GUEST_LDFLAGS_lowload := --defsym=GUEST_LOAD_ADDR=0x8000
 
 GUEST_SHIPPED_ELFS := $(GUEST_NAMES:%=$(BUILD)/guests/%.elf)
 GUEST_TEST_ELFS := $(GUEST_TEST_NAMES:%=$(BUILD)/tests/guests/%.elf)
@@ -69,7 +71,7 @@ $(foreach g,$(GUEST_NAMES),$(eval $(call GUEST_LINK_RULE,$(g))))
 
 $(GUEST_TEST_ELFS): $(BUILD)/tests/guests/%.elf: $(BUILD)/tests/guests/%.o $(GUEST_ENTRY_OBJ) $(GUEST_LIB) guest/lib/guest.ld
 	@mkdir -p $(dir $@)
-	$(GUEST_LD) $(GUEST_LDFLAGS) -o $@ $(GUEST_ENTRY_OBJ) $< $(GUEST_LIB)
+	$(GUEST_LD) $(GUEST_LDFLAGS_$*) $(GUEST_LDFLAGS) -o $@ $(GUEST_ENTRY_OBJ) $< $(GUEST_LIB)
 
 -include $(GUEST_C_OBJS:.o=.d) $(GUEST_ENTRY_OBJ:.o=.d)
 

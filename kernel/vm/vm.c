@@ -88,12 +88,33 @@ uint64_t vm_overhead_bytes(const struct vm *vm)
 
 static char load_why[160];
 
-/* A Multiboot 1 kernel with its information structure and modules. */
+/* What a PC's firmware leaves in the BIOS area for every guest, whatever it boots: the
+ * ACPI tables (their RSDP's address in *rsdp) and the SMBIOS tables. */
+static const char *build_firmware(struct vm *vm, const struct guest_mem *mem, uint32_t *rsdp)
+{
+    struct acpi_config ac = { .lapic_addr = VLAPIC_BASE_DEFAULT, .lapic_id = 0,
+                              .ioapic_addr = VIOAPIC_BASE, .ioapic_id = 1 };
+    *rsdp = acpi_build_tables(mem, &ac);
+    if (!*rsdp)
+        return "its ACPI tables do not fit";
+    /* SMBIOS, mostly for its BIOS date: Linux trusts PCI config access without probing
+     * for a host bridge only on a "2001 or later" machine (arch/x86/pci/direct.c). */
+    struct smbios_config sc = { .vm_name = vm->cfg.name, .ram_size = vm->cfg.mem };
+    if (!smbios_build(mem, &sc))
+        return "its SMBIOS tables do not fit";
+    return NULL;
+}
+
+/* A Multiboot 1 kernel with the firmware's tables, its information structure and modules. */
 static const char *load_multiboot(struct vm *vm, const struct guest_mem *mem, struct vcpu_boot *boot)
 {
     struct mb_image img;
     if (mb_load(vm->image, vm->image_len, mem, &img, load_why, sizeof load_why) < 0)
         return load_why;
+    uint32_t rsdp;
+    const char *why = build_firmware(vm, mem, &rsdp);
+    if (why)
+        return why;
     struct mb_module mods[VM_MODULES_MAX];
     static char strings[VM_MODULES_MAX][BOOT_CMDLINE_MAX];
     for (unsigned i = 0; i < vm->n_mods; i++) {
@@ -105,14 +126,15 @@ static const char *load_multiboot(struct vm *vm, const struct guest_mem *mem, st
                  mc.cmdline);
         mods[i] = (struct mb_module){ (const uint8_t *)m->start, m->end - m->start, strings[i] };
     }
-    uint32_t info = mb_build_info(mem, vm->cfg.cmdline, "anfitrion " ANFITRION_VERSION, mods, vm->n_mods,
-                                  img.load_end);
+    struct mb_boot_args args = { .cmdline = vm->cfg.cmdline, .loader_name = "anfitrion " ANFITRION_VERSION,
+                                 .mods = mods, .n_mods = vm->n_mods,
+                                 .image_start = img.load_start, .image_end = img.load_end };
+    uint32_t info = mb_build_info(mem, &args, load_why, sizeof load_why);
     if (!info)
-        return vm->n_mods ? "its command line or its modules do not fit its RAM"
-                          : "its command line does not fit the Multiboot information area";
+        return load_why;
     *boot = (struct vcpu_boot){ .entry = img.entry, .eax = MB_GUEST_MAGIC, .ebx = info };
-    hv_debug("guest %s: Multiboot image at 0x%lx-0x%lx, entry 0x%x, info at 0x%x", vm->cfg.name,
-             img.load_start, img.load_end, img.entry, info);
+    hv_debug("guest %s: Multiboot image at 0x%lx-0x%lx, entry 0x%x, info at 0x%x, RSDP at 0x%x",
+             vm->cfg.name, img.load_start, img.load_end, img.entry, info, rsdp);
     return NULL;
 }
 
@@ -121,16 +143,10 @@ static const char *load_linux(struct vm *vm, const struct guest_mem *mem, struct
 {
     if (vm->n_mods > 1)
         return "a Linux guest takes one module (its initrd)";
-    struct acpi_config ac = { .lapic_addr = VLAPIC_BASE_DEFAULT, .lapic_id = 0,
-                              .ioapic_addr = VIOAPIC_BASE, .ioapic_id = 1 };
-    uint32_t rsdp = acpi_build_tables(mem, &ac);
-    if (!rsdp)
-        return "its ACPI tables do not fit";
-    /* SMBIOS, mostly for its BIOS date: Linux trusts PCI config access without probing
-     * for a host bridge only on a "2001 or later" machine (arch/x86/pci/direct.c). */
-    struct smbios_config sc = { .vm_name = vm->cfg.name, .ram_size = vm->cfg.mem };
-    if (!smbios_build(mem, &sc))
-        return "its SMBIOS tables do not fit";
+    uint32_t rsdp;
+    const char *why = build_firmware(vm, mem, &rsdp);
+    if (why)
+        return why;
     struct linux_boot_args args = { .cmdline = vm->cfg.cmdline, .acpi_rsdp = rsdp };
     if (vm->n_mods) {
         args.initrd = (const uint8_t *)vm->mods[0]->start;

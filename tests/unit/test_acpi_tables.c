@@ -11,6 +11,7 @@
 
 #include "kernel/vm/loader/util.c"
 #include "kernel/vm/loader/acpi_tables.c"
+#include "kernel/vm/loader/smbios.c"        /* its neighbour in the BIOS area */
 #include "tests/unit/fake_ram.h"
 
 static const struct acpi_config cfg = {
@@ -378,26 +379,48 @@ static void test_rebuild_is_identical(void **state)
 static void test_fails_when_ram_is_too_small(void **state)
 {
     (void)state;
-    ram_alloc(MiB - 1);
+    ram_alloc(0xF0000 - 1);
     assert_int_equal(acpi_build_tables(&mem, &cfg), 0);
     ram_alloc(640 * 1024);
     assert_int_equal(acpi_build_tables(&mem, &cfg), 0);
     for (uint64_t a = 0; a < ram.size; a++)
         assert_int_equal(rd8(a), RAM_FILL);
-    ram_alloc(MiB);                                  /* exactly enough */
+    ram_alloc(0xF0000);                              /* exactly enough: the SMBIOS area is not ours */
     assert_int_equal(acpi_build_tables(&mem, &cfg), ACPI_TABLES_GPA);
 }
 
 static void test_fails_when_bios_area_is_not_ram(void **state)
 {
     (void)state;
-    ram.hole_start = 0xF0000;
-    ram.hole_end = 0x100000;
+    ram.hole_start = 0xEF000;
+    ram.hole_end = 0xF0000;
     assert_int_equal(acpi_build_tables(&mem, &cfg), 0);
     assert_int_equal(acpi_build_tables(NULL, &cfg), 0);
     assert_int_equal(acpi_build_tables(&mem, NULL), 0);
     for (uint64_t a = ACPI_TABLES_GPA; a < ACPI_TABLES_END; a++)
         assert_int_equal(rd8(a), RAM_FILL);
+}
+
+/* The ACPI tables and the SMBIOS tables share the BIOS area 0xE0000-0xFFFFF: neither
+ * builder touches the other's bytes, and both lie in what the memory maps reserve. */
+static void test_acpi_and_smbios_share_the_bios_area(void **state)
+{
+    (void)state;
+    assert_int_equal(ACPI_TABLES_GPA, 0xE0000);
+    assert_true(ACPI_TABLES_END <= SMBIOS_GPA);
+    assert_int_equal(SMBIOS_END, 0x100000);
+    uint32_t rsdp = build();
+    uint64_t last = rd64(rsdp + 24);
+    uint32_t used = (uint32_t)(last + rd32(last + 4) - ACPI_TABLES_GPA);
+    uint8_t *acpi = malloc(used);
+    assert_non_null(acpi);
+    memcpy(acpi, at(ACPI_TABLES_GPA), used);
+    const struct smbios_config sc = {.vm_name = "firmware", .ram_size = 4 * MiB};
+    assert_int_equal(smbios_build(&mem, &sc), SMBIOS_GPA);
+    assert_memory_equal(at(ACPI_TABLES_GPA), acpi, used);
+    assert_ram_is(ACPI_TABLES_GPA + used, SMBIOS_GPA - ACPI_TABLES_GPA - used, RAM_FILL);
+    assert_memory_equal(at(SMBIOS_GPA), "_SM_", 4);
+    free(acpi);
 }
 
 int main(void)
@@ -417,6 +440,7 @@ int main(void)
         T(test_rebuild_is_identical),
         T(test_fails_when_ram_is_too_small),
         T(test_fails_when_bios_area_is_not_ram),
+        T(test_acpi_and_smbios_share_the_bios_area),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,17 +17,21 @@
  * sleep packages \_S0 and \_S5 (no devices, no methods): enough for Linux to power off.
  * No HPET, MCFG (PCI express), SRAT or SSDT: Linux then uses its defaults.
  *
- * All tables fit in a few hundred bytes at ACPI_TABLES_GPA; the guest's memory map
- * must not report [ACPI_TABLES_GPA, ACPI_TABLES_END) as usable RAM (e820 "reserved").
+ * All tables fit in a few hundred bytes at ACPI_TABLES_GPA, in the BIOS area every guest
+ * has (util.h), whatever it boots: the guest's memory map reports
+ * [ACPI_TABLES_GPA, ACPI_TABLES_END) reserved, never usable RAM. The SMBIOS tables follow
+ * (smbios.h).
  */
 
 #include <stdint.h>
 #include "kernel/vm/loader/multiboot.h"   /* struct guest_mem */
+#include "kernel/vm/loader/util.h"        /* the PC's BIOS area */
 #include "kernel/vm/vdev/vacpi.h"        /* the ports and SLP_TYP the FADT and DSDT announce */
 
-/* The RSDP at the start of the BIOS area Linux scans (0xE0000-0xFFFFF), the tables after it. */
-#define ACPI_TABLES_GPA   0xE0000u
-#define ACPI_TABLES_END   0x100000u
+/* The RSDP at the start of the BIOS area an OS scans (0xE0000-0xFFFFF, ACPI 6.0 5.2.5.1), the
+ * tables after it, up to the SMBIOS tables. */
+#define ACPI_TABLES_GPA   PC_BIOS_GPA
+#define ACPI_TABLES_END   PC_SMBIOS_GPA
 
 struct acpi_config {
     uint32_t lapic_addr;     /* 0xFEE00000 */

@@ -65,8 +65,7 @@ struct boot_e820_entry { uint64_t addr, size; uint32_t type; } __attribute__((pa
 _Static_assert(sizeof(struct boot_e820_entry) == 20, "boot_e820_entry layout");
 _Static_assert(BP_E820_TABLE + BP_E820_MAX * sizeof(struct boot_e820_entry) <= ZERO_PAGE_SIZE,
                "e820_table inside the zero page");
-#define E820_RAM       1
-#define E820_RESERVED  2
+_Static_assert(PC_MAP_ENTRIES <= BP_E820_MAX, "the PC map fits e820_table");
 
 #define HDR_MAGIC          0x53726448u   /* "HdrS" */
 #define BOOT_FLAG          0xAA55u
@@ -222,14 +221,13 @@ static void build_zero_page(uint8_t *bp, const uint8_t *img, const struct plan *
     uint32_t alt_mem_k = (uint32_t)((mem->size - MiB) / 1024);
     memcpy(bp + BP_ALT_MEM_K, &alt_mem_k, 4);
 
-    const struct boot_e820_entry map[] = {
-        { 0, LINUX_EBDA_GPA, E820_RAM },
-        { LINUX_EBDA_GPA, 0xA0000 - LINUX_EBDA_GPA, E820_RESERVED },
-        { LINUX_BIOS_GPA, LINUX_BIOS_END - LINUX_BIOS_GPA, E820_RESERVED },
-        { LINUX_BIOS_END, mem->size - LINUX_BIOS_END, E820_RAM },
-    };
-    memcpy(bp + BP_E820_TABLE, map, sizeof map);
-    bp[BP_E820_ENTRIES] = sizeof map / sizeof map[0];
+    struct pc_map_entry pc[PC_MAP_ENTRIES];
+    loader_pc_map(mem->size, pc);
+    for (unsigned i = 0; i < PC_MAP_ENTRIES; i++) {
+        struct boot_e820_entry e = { pc[i].base, pc[i].len, pc[i].type };
+        memcpy(bp + BP_E820_TABLE + i * sizeof e, &e, sizeof e);
+    }
+    bp[BP_E820_ENTRIES] = PC_MAP_ENTRIES;
 }
 
 int linux_load(const uint8_t *img, size_t len, const struct guest_mem *mem,

@@ -8,9 +8,9 @@
  *
  * Guest-physical layout: GDT at 0x6000, zero page at 0x7000, command line at 0x20000, the
  * kernel from 1 MiB; it decompresses itself into [run_addr, run_end) (16 MiB up for Debian);
- * the initrd at the top of RAM. The e820 map given to the kernel: [0, 0x9FC00) RAM,
- * [0x9FC00, 0xA0000) and [0xE0000, 0x100000) reserved (the ACPI tables live in the latter),
- * [0x100000, RAM size) RAM. */
+ * the initrd at the top of RAM. The e820 map given to the kernel is the PC's of util.h:
+ * [0, 0x9FC00) RAM, [0x9FC00, 0xA0000) and [0xE0000, 0x100000) reserved (the EBDA, then
+ * the ACPI and SMBIOS tables), [0x100000, RAM size) RAM. */
 #ifndef KERNEL_VM_LOADER_LINUX_H
 #define KERNEL_VM_LOADER_LINUX_H
 
@@ -25,11 +25,6 @@
 #define LINUX_CMDLINE_GPA      0x20000u    /* command line, NUL included, up to 4 KiB */
 #define LINUX_CMDLINE_MAX      0x1000u
 #define LINUX_LOAD_GPA         0x100000u   /* the protected-mode kernel, and its 32-bit entry */
-
-/* Not RAM for the guest (e820 reserved): the EBDA, then the BIOS area holding the ACPI tables. */
-#define LINUX_EBDA_GPA         0x9FC00u
-#define LINUX_BIOS_GPA         0xE0000u
-#define LINUX_BIOS_END         0x100000u
 
 /* The boot GDT's selectors and the VMCS access rights matching its descriptors (G, D/B, P, S,
  * accessed type: VM entry wants CS type 11 and data type 3, SDM 26.3.1.2). */

@@ -4,6 +4,8 @@
 #include "kernel/printf.h"
 #include "kernel/string.h"
 
+#include <stdbool.h>
+
 #define MB_HEADER_MAGIC  0x1BADB002u
 #define MB_FLAG_PAGE_ALIGN (1u << 0)
 #define MB_FLAG_MEMINFO    (1u << 1)
@@ -39,12 +41,24 @@ static long find_header(const uint8_t *img, size_t len, struct mb_header *h)
     return -1;
 }
 
-/* Checks [start, end) lies in the guest's RAM at or above 1 MiB. */
+/* The firmware's part of the first MiB (util.h), by name, for refusals. */
+static const struct { uint32_t start, end; const char *what; } firmware[] = {
+    { PC_EBDA_GPA, PC_HOLE_GPA, "the EBDA" },
+    { PC_HOLE_GPA, PC_BIOS_GPA, "the legacy VGA and option-ROM hole" },
+    { PC_BIOS_GPA, PC_SMBIOS_GPA, "the ACPI tables" },
+    { PC_SMBIOS_GPA, PC_BIOS_END, "the SMBIOS tables" },
+};
+
+/* Checks [start, end) lies in the guest's RAM and outside the firmware's area. */
 static int check_range(uint64_t start, uint64_t end, const struct guest_mem *mem, char *why, size_t ws)
 {
-    if (end < start || start < MB_LOAD_MIN || end > mem->size)
-        return loader_fail(why, ws, "image loads at 0x%lx-0x%lx, outside its RAM (1 MiB to %lu MiB)",
+    if (end < start || end > mem->size)
+        return loader_fail(why, ws, "image loads at 0x%lx-0x%lx, outside its RAM (0 to %lu MiB)",
                     start, end, mem->size >> 20);
+    for (unsigned i = 0; i < sizeof firmware / sizeof firmware[0]; i++)
+        if (start < firmware[i].end && firmware[i].start < end)
+            return loader_fail(why, ws, "image loads at 0x%lx-0x%lx, over %s at 0x%x-0x%x",
+                        start, end, firmware[i].what, firmware[i].start, firmware[i].end);
     return 0;
 }
 
@@ -145,6 +159,77 @@ int mb_load(const uint8_t *img, size_t len, const struct guest_mem *mem, struct 
     return rc;
 }
 
+/* ---- Placement: the lowest page-aligned room that overlaps nothing already taken. */
+
+#define PAGE 0x1000ull
+
+struct span { uint64_t start, end; };
+
+static uint64_t page_up(uint64_t v) { return (v + PAGE - 1) & ~(PAGE - 1); }
+
+/* The lowest page-aligned base in [lo, hi) for len bytes overlapping none of the n busy
+ * spans; 0 if there is none (lo is never 0). */
+static uint64_t find_room(uint64_t lo, uint64_t hi, uint64_t len, const struct span *busy, unsigned n)
+{
+    uint64_t at = page_up(lo);
+    for (bool moved = true; moved;) {
+        if (at > hi || len > hi - at)
+            return 0;
+        moved = false;
+        for (unsigned i = 0; i < n; i++)
+            if (busy[i].start < at + len && at < busy[i].end) {
+                at = page_up(busy[i].end);
+                moved = true;
+            }
+    }
+    return at;
+}
+
+/* Where everything goes, decided before anything is written. */
+struct mb_plan {
+    struct span busy[1 + MB_MODULES_MAX];   /* the image, then each module */
+    unsigned n_busy;
+    uint64_t info;
+};
+
+/* Modules above the image and 1 MiB, else anywhere from 1 MiB (never in the firmware's area). */
+static int plan_modules(const struct guest_mem *mem, const struct mb_boot_args *a, struct mb_plan *p,
+                        uint64_t top, char *why, size_t ws)
+{
+    uint64_t above = a->image_end > PC_BIOS_END ? a->image_end : PC_BIOS_END;
+    for (unsigned i = 0; i < a->n_mods; i++) {
+        uint64_t len = a->mods[i].len ? a->mods[i].len : 1;    /* an empty one still gets an address */
+        uint64_t at = find_room(above, top, len, p->busy, p->n_busy);
+        if (!at)
+            at = find_room(PC_BIOS_END, top, len, p->busy, p->n_busy);
+        if (!at)
+            return loader_fail(why, ws, "no room for module %u (%lu KiB) in its %lu MiB of RAM beside "
+                        "the image at 0x%lx-0x%lx", i + 1, (len + 1023) / 1024, mem->size >> 20,
+                        a->image_start, a->image_end);
+        p->busy[p->n_busy++] = (struct span){ at, at + len };
+    }
+    return 0;
+}
+
+/* The information where it always was if free, else in conventional memory, else from 1 MiB. */
+static int plan_info(const struct guest_mem *mem, const struct mb_boot_args *a, struct mb_plan *p,
+                     uint64_t top, char *why, size_t ws)
+{
+    const struct span windows[] = {
+        { MB_INFO_GPA, PC_EBDA_GPA }, { MB_LOW_MIN, PC_EBDA_GPA }, { PC_BIOS_END, top },
+    };
+    for (unsigned i = 0; i < sizeof windows / sizeof windows[0]; i++) {
+        p->info = find_room(windows[i].start, windows[i].end, MB_INFO_SIZE, p->busy, p->n_busy);
+        if (p->info)
+            return 0;
+    }
+    return loader_fail(why, ws, "no room for the Multiboot information (%u KiB) in its %lu MiB of RAM "
+                "beside the image at 0x%lx-0x%lx%s", MB_INFO_SIZE / 1024, mem->size >> 20,
+                a->image_start, a->image_end, a->n_mods ? " and its modules" : "");
+}
+
+/* ---- The information structure (Multiboot 3.3). */
+
 struct mb_info {
     uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
     uint32_t syms[4];
@@ -152,73 +237,113 @@ struct mb_info {
     uint32_t drives_length, drives_addr, config_table, boot_loader_name;
 } __attribute__((packed));
 struct mb_mmap_entry { uint32_t size; uint64_t addr, len; uint32_t type; } __attribute__((packed));
+_Static_assert(sizeof(struct mb_info) == 68, "Multiboot information layout up to boot_loader_name (3.3)");
+_Static_assert(sizeof(struct mb_mmap_entry) == 24, "Multiboot memory map entry layout");
 
 struct mb_mod_entry { uint32_t mod_start, mod_end, string, reserved; } __attribute__((packed));
 _Static_assert(sizeof(struct mb_mod_entry) == 16, "Multiboot module entry is 16 bytes");
 
-uint32_t mb_build_info(const struct guest_mem *mem, const char *cmdline, const char *loader_name,
-                       const struct mb_module *mods, unsigned n_mods, uint64_t free_from)
+#define MB_INFO_MEMORY      (1u << 0)
+#define MB_INFO_CMDLINE     (1u << 2)
+#define MB_INFO_MODS        (1u << 3)
+#define MB_INFO_MMAP        (1u << 6)
+#define MB_INFO_LOADER_NAME (1u << 9)
+#define MB_LOADER_NAME_MAX  63
+
+/* Offsets in the area: the structure, the map, the command line and loader name, the
+ * module list (16-byte aligned), then the modules' strings; end is the bytes used. */
+struct info_layout { uint64_t mmap, cmdline, loader_name, mods, strings, end; };
+
+static void info_layout(const struct mb_boot_args *a, struct info_layout *l)
 {
-    if (n_mods > MB_MODULES_MAX)
-        return 0;
-    uint8_t *area = mem->ptr(mem->ctx, MB_INFO_GPA, MB_INFO_END - MB_INFO_GPA);
-    if (!area)
-        return 0;
-    memset(area, 0, MB_INFO_END - MB_INFO_GPA);
+    l->mmap = (sizeof(struct mb_info) + 15) & ~15ull;
+    l->cmdline = l->mmap + PC_MAP_ENTRIES * sizeof(struct mb_mmap_entry);
+    l->loader_name = l->cmdline + strlen(a->cmdline) + 1;
+    l->mods = (l->loader_name + strnlen(a->loader_name, MB_LOADER_NAME_MAX) + 1 + 15) & ~15ull;
+    l->strings = l->mods + a->n_mods * sizeof(struct mb_mod_entry);
+    l->end = l->strings;
+    for (unsigned i = 0; i < a->n_mods; i++)
+        l->end += strlen(a->mods[i].string) + 1;
+}
+
+static void write_info(uint8_t *area, uint32_t base, const struct guest_mem *mem,
+                       const struct mb_boot_args *a, const struct info_layout *l, const struct mb_plan *p)
+{
+    memset(area, 0, MB_INFO_SIZE);
     struct mb_info *info = (struct mb_info *)area;
-    uint32_t off = (sizeof *info + 15) & ~15u;
 
-    /* The guest's RAM as a PC would show it: low memory, the BIOS hole, extended memory. */
-    const struct mb_mmap_entry map[] = {
-        { 20, 0, 0x9FC00, 1 },
-        { 20, 0x9FC00, 0x400, 2 },
-        { 20, 0xF0000, 0x10000, 2 },
-        { 20, 0x100000, mem->size - 0x100000, 1 },
-    };
-    memcpy(area + off, map, sizeof map);
-    info->mmap_addr = MB_INFO_GPA + off;
-    info->mmap_length = sizeof map;
-    off += sizeof map;
-
-    size_t n = strlen(cmdline);
-    if (off + n + 1 + 64 > MB_INFO_END - MB_INFO_GPA)
-        return 0;
-    memcpy(area + off, cmdline, n + 1);
-    info->cmdline = MB_INFO_GPA + off;
-    off += n + 1;
-    n = strnlen(loader_name, 63);
-    memcpy(area + off, loader_name, n);
-    area[off + n] = 0;
-    info->boot_loader_name = MB_INFO_GPA + off;
-
-    off += n + 1;
-
-    /* Modules: the list and their strings in the information area, their bytes in RAM. */
-    off = (off + 15) & ~15u;
-    struct mb_mod_entry *list = (struct mb_mod_entry *)(area + off);
-    info->mods_addr = n_mods ? MB_INFO_GPA + off : 0;
-    off += n_mods * sizeof *list;
-    uint64_t at = (free_from + 0xFFF) & ~0xFFFull;
-    for (unsigned i = 0; i < n_mods; i++) {
-        n = strlen(mods[i].string);
-        if (off + n + 1 > MB_INFO_END - MB_INFO_GPA)
-            return 0;
-        memcpy(area + off, mods[i].string, n + 1);
-        list[i].string = MB_INFO_GPA + off;
-        off += n + 1;
-        void *dst = mods[i].len ? mem->ptr(mem->ctx, at, mods[i].len) : NULL;
-        if (at >= mem->size || (mods[i].len && !dst))
-            return 0;
-        if (mods[i].len)
-            memcpy(dst, mods[i].data, mods[i].len);
-        list[i].mod_start = (uint32_t)at;
-        list[i].mod_end = (uint32_t)(at + mods[i].len);
-        at = (at + mods[i].len + 0xFFF) & ~0xFFFull;
+    struct pc_map_entry pc[PC_MAP_ENTRIES];
+    loader_pc_map(mem->size, pc);
+    for (unsigned i = 0; i < PC_MAP_ENTRIES; i++) {
+        struct mb_mmap_entry e = { sizeof e - 4, pc[i].base, pc[i].len, pc[i].type };
+        memcpy(area + l->mmap + i * sizeof e, &e, sizeof e);
     }
+    info->mmap_addr = base + (uint32_t)l->mmap;
+    info->mmap_length = PC_MAP_ENTRIES * sizeof(struct mb_mmap_entry);
 
-    info->mem_lower = 639;
-    info->mem_upper = (uint32_t)((mem->size - 0x100000) / 1024);
-    info->mods_count = n_mods;
-    info->flags = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9);
-    return MB_INFO_GPA;
+    memcpy(area + l->cmdline, a->cmdline, strlen(a->cmdline) + 1);
+    info->cmdline = base + (uint32_t)l->cmdline;
+    memcpy(area + l->loader_name, a->loader_name, strnlen(a->loader_name, MB_LOADER_NAME_MAX));
+    info->boot_loader_name = base + (uint32_t)l->loader_name;
+
+    struct mb_mod_entry *list = (struct mb_mod_entry *)(area + l->mods);
+    uint64_t s = l->strings;
+    for (unsigned i = 0; i < a->n_mods; i++) {
+        const struct span *m = &p->busy[1 + i];
+        list[i].mod_start = (uint32_t)m->start;
+        list[i].mod_end = (uint32_t)(m->start + a->mods[i].len);
+        size_t n = strlen(a->mods[i].string) + 1;
+        memcpy(area + s, a->mods[i].string, n);
+        list[i].string = base + (uint32_t)s;
+        s += n;
+    }
+    info->mods_addr = a->n_mods ? base + (uint32_t)l->mods : 0;
+    info->mods_count = a->n_mods;
+
+    info->mem_lower = PC_EBDA_GPA / 1024;
+    info->mem_upper = (uint32_t)((mem->size - PC_BIOS_END) / 1024);
+    info->flags = MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MODS | MB_INFO_MMAP | MB_INFO_LOADER_NAME;
+}
+
+/* Lays the information out, refusing more modules or longer strings than it holds. */
+static int check_args(const struct mb_boot_args *a, struct info_layout *l, char *why, size_t ws)
+{
+    if (a->n_mods > MB_MODULES_MAX)
+        return loader_fail(why, ws, "%u modules, anfitrion passes at most %u", a->n_mods, MB_MODULES_MAX);
+    info_layout(a, l);
+    if (l->end > MB_INFO_SIZE)
+        return loader_fail(why, ws, "its command line and module strings take %lu bytes, more than the "
+                    "%u KiB Multiboot information area", l->end, MB_INFO_SIZE / 1024);
+    return 0;
+}
+
+uint32_t mb_build_info(const struct guest_mem *mem, const struct mb_boot_args *a, char *why, size_t ws)
+{
+    struct info_layout l = { 0 };
+    /* Everything is placed below 4 GiB: the structure holds 32-bit addresses. */
+    uint64_t top = mem->size < (1ull << 32) ? mem->size : (1ull << 32);
+    struct mb_plan p = { .busy = { { a->image_start, a->image_end } }, .n_busy = 1 };
+    if (check_args(a, &l, why, ws) < 0 || plan_modules(mem, a, &p, top, why, ws) < 0 ||
+        plan_info(mem, a, &p, top, why, ws) < 0)
+        return 0;
+
+    /* Every destination is reachable before the first byte is written. */
+    uint8_t *dst[MB_MODULES_MAX];
+    for (unsigned i = 0; i < a->n_mods; i++) {
+        const struct span *m = &p.busy[1 + i];
+        dst[i] = mem->ptr(mem->ctx, m->start, m->end - m->start);
+        if (!dst[i]) {
+            loader_fail(why, ws, "module %u's RAM at 0x%lx is not reachable", i + 1, m->start);
+            return 0;
+        }
+    }
+    uint8_t *area = mem->ptr(mem->ctx, p.info, MB_INFO_SIZE);
+    if (!area) {
+        loader_fail(why, ws, "the Multiboot information's RAM at 0x%lx is not reachable", p.info);
+        return 0;
+    }
+    for (unsigned i = 0; i < a->n_mods; i++)
+        memcpy(dst[i], a->mods[i].data, a->mods[i].len);
+    write_info(area, (uint32_t)p.info, mem, a, &l, &p);
+    return (uint32_t)p.info;
 }

@@ -4,13 +4,31 @@
 #ifndef KERNEL_VM_LOADER_MULTIBOOT_H
 #define KERNEL_VM_LOADER_MULTIBOOT_H
 
+/*
+ * Where things go. The guest's RAM is a PC's (util.h): [0x9FC00, 0x100000) is the
+ * firmware's (EBDA, VGA hole, the ACPI and SMBIOS tables every guest gets), the rest is
+ * RAM, conventional memory below 640 KiB included.
+ *
+ *   image        where its ELF program headers (or a.out kludge) say, anywhere in RAM
+ *                outside the firmware's area; a real overlap with it is refused, by name
+ *   modules      page-aligned, in order, each at the lowest free address above the image
+ *                and 1 MiB, else the lowest free from 1 MiB
+ *   information  MB_INFO_SIZE bytes (structure, memory map, strings, module list) at
+ *                MB_INFO_GPA if free, else the lowest free page from there to the EBDA,
+ *                else from MB_LOW_MIN, else from 1 MiB
+ *
+ * "Free" means overlapping neither the image's [load_start, load_end) nor a module
+ * (Multiboot 3.3: the information may go anywhere but the kernel and the modules). Page 0
+ * (real-mode IVT, BIOS data area) is left to the guest.
+ */
+
 #include <stdint.h>
 #include <stddef.h>
 
 #define MB_GUEST_MAGIC    0x2BADB002u
-#define MB_INFO_GPA       0x8000u      /* the information structure and its strings */
-#define MB_INFO_END       0x10000u
-#define MB_LOAD_MIN       0x100000u    /* images load at or above 1 MiB */
+#define MB_INFO_GPA       0x8000u      /* the information's preferred place */
+#define MB_INFO_SIZE      0x8000u      /* the structure, its memory map, strings, module list */
+#define MB_LOW_MIN        0x1000u      /* the lowest address the information takes */
 
 /* A guest's RAM as the loader sees it: [0, size), reached through ptr(). */
 struct guest_mem {
@@ -28,7 +46,7 @@ struct mb_image {
 
 /* Finds the Multiboot header in the first 8 KiB of img, then loads the image into mem.
  * Returns 0, or -1 with a one-line reason in why (not a Multiboot image, unsupported
- * features, segments outside its RAM, truncated file...). */
+ * features, a segment outside its RAM or over the firmware's area, truncated file...). */
 int mb_load(const uint8_t *img, size_t len, const struct guest_mem *mem, struct mb_image *out,
             char *why, size_t why_size);
 
@@ -40,11 +58,21 @@ struct mb_module {
 };
 #define MB_MODULES_MAX 8
 
-/* Writes the Multiboot information (memory sizes, a memory map of the guest's RAM, the
- * command line, the loader name, the module list) at MB_INFO_GPA, and copies the n_mods
- * modules into RAM at page-aligned addresses from free_from up (above the kernel image).
- * Returns the information's address, or 0 if it or the modules do not fit. */
-uint32_t mb_build_info(const struct guest_mem *mem, const char *cmdline, const char *loader_name,
-                       const struct mb_module *mods, unsigned n_mods, uint64_t free_from);
+/* What the information holds besides the memory map, and the image it must avoid. */
+struct mb_boot_args {
+    const char *cmdline;
+    const char *loader_name;            /* cut to 63 bytes */
+    const struct mb_module *mods;
+    unsigned n_mods;
+    uint64_t image_start, image_end;    /* mb_image's load_start, load_end */
+};
+
+/* Copies the modules into RAM and writes the Multiboot information (memory sizes, the PC's
+ * memory map of util.h, the command line, the loader name, the module list), placed as
+ * the overview says. Returns the information's address, or 0 with a one-line reason in
+ * why (no room beside the image, naming both; strings too long for MB_INFO_SIZE). Nothing
+ * is written then. */
+uint32_t mb_build_info(const struct guest_mem *mem, const struct mb_boot_args *args,
+                       char *why, size_t why_size);
 
 #endif

@@ -21,17 +21,19 @@
  * and we model no PCI device, so the BIOS release date (type 0) is what lets a Linux guest
  * use the configuration ports at all.
  *
- * The guest's memory map must not report [SMBIOS_GPA, SMBIOS_END) as usable RAM (the
- * e820 "reserved" BIOS area, shared with the ACPI tables at 0xE0000).
+ * Every guest has them, whatever it boots: the guest's memory map reports
+ * [SMBIOS_GPA, SMBIOS_END) reserved, never usable RAM (the BIOS area of util.h, after the
+ * ACPI tables at 0xE0000).
  */
 
 #include <stdint.h>
 #include "kernel/vm/loader/multiboot.h"   /* struct guest_mem */
+#include "kernel/vm/loader/util.h"        /* the PC's BIOS area */
 
 /* The 32-bit entry point on a 16-byte boundary of the area Linux's dmi_scan scans; the
  * structure table right after it. */
-#define SMBIOS_GPA 0xF0000u
-#define SMBIOS_END 0x100000u
+#define SMBIOS_GPA PC_SMBIOS_GPA
+#define SMBIOS_END PC_BIOS_END
 
 /* Strings longer than this (a VM name, say) are cut: they keep the table small and bounded. */
 #define SMBIOS_STRING_MAX 64
