@@ -41,8 +41,10 @@ def wait_line(m, pattern, timeout, start=0, partial=False):
     rx = re.compile(pattern, re.M)
     deadline = time.monotonic() + timeout
     while True:
-        found = rx.search(m.log if partial else complete_log(m), start)
-        if found:
+        text = m.log if partial else complete_log(m)
+        found = rx.search(text, start)
+        # An empty match at the very end is not a line yet: the log is still arriving.
+        if found and not (found.start() == found.end() == len(text)):
             return found
         fail_if_gone(m, f"/{pattern}/")
         if time.monotonic() > deadline:
