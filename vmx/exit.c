@@ -172,6 +172,12 @@ static enum exit_action exit_interrupt_window(struct vcpu *vcpu)
     return EXIT_EVENTS;                     /* the guest can take interrupts: the VM layer injects */
 }
 
+static enum exit_action exit_nmi_window(struct vcpu *vcpu)
+{
+    (void)vcpu;
+    return EXIT_EVENTS;                     /* NMIs unblocked (the guest's IRET): the VM layer injects */
+}
+
 static enum exit_action exit_preemption_timer(struct vcpu *vcpu)
 {
     (void)vcpu;
@@ -190,6 +196,7 @@ static const exit_handler_fn handlers[EXIT_REASON_MAX] = {
     [EXIT_REASON_EXTERNAL_INTERRUPT] = exit_external_interrupt,
     [EXIT_REASON_TRIPLE_FAULT] = exit_triple_fault,
     [EXIT_REASON_INTERRUPT_WINDOW] = exit_interrupt_window,
+    [EXIT_REASON_NMI_WINDOW] = exit_nmi_window,
     [EXIT_REASON_TASK_SWITCH] = exit_task_switch,
     [EXIT_REASON_CPUID] = exit_cpuid,
     [EXIT_REASON_HLT] = exit_hlt,

@@ -97,6 +97,30 @@ bool vcpu_interruptible(struct vcpu *vcpu)
              (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
 }
 
+/* NMIs ignore RFLAGS.IF but wait while the CPU blocks them (from an NMI's delivery to the
+ * next IRET, tracked by the CPU with virtual NMIs, SDM 25.3 and 31.7.1) and under STI or
+ * MOV SS blocking (26.3.1.5). */
+bool vcpu_nmi_allowed(struct vcpu *vcpu)
+{
+    vcpu_load(vcpu);
+    return !vcpu->pending_event &&
+           !(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) &
+             (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING | GUEST_INTR_NMI_BLOCKING));
+}
+
+void vcpu_inject_nmi(struct vcpu *vcpu)
+{
+    vcpu->pending_event = INTR_INFO_VALID | INTR_TYPE_NMI | 2;
+    vcpu->pending_error_code = 0;
+    vcpu->pending_insn_len = 0;
+    vcpu->halted = false;
+}
+
+void vcpu_set_nmi_window(struct vcpu *vcpu, bool on)
+{
+    vcpu->want_nmi_window = on && vcpu->virtual_nmis;  /* the exit needs virtual NMIs */
+}
+
 void vcpu_inject_interrupt(struct vcpu *vcpu, uint8_t vector)
 {
     vcpu->pending_event = INTR_INFO_VALID | INTR_TYPE_EXT_INTR | vector;
@@ -110,10 +134,14 @@ void vcpu_set_interrupt_window(struct vcpu *vcpu, bool on)
     vcpu->want_window = on;
 }
 
-static void set_intr_window_exiting(struct vcpu *vcpu, bool on)
+/* Interrupt-window and NMI-window exiting as the VM layer asked (SDM 25.6.2). */
+static void set_window_exiting(struct vcpu *vcpu)
 {
-    uint32_t ctl = on ? vcpu->proc_ctls | CPU_BASED_INTR_WINDOW_EXITING
-                      : vcpu->proc_ctls & ~CPU_BASED_INTR_WINDOW_EXITING;
+    uint32_t ctl = vcpu->proc_ctls & ~(CPU_BASED_INTR_WINDOW_EXITING | CPU_BASED_NMI_WINDOW_EXITING);
+    if (vcpu->want_window)
+        ctl |= CPU_BASED_INTR_WINDOW_EXITING;
+    if (vcpu->want_nmi_window)
+        ctl |= CPU_BASED_NMI_WINDOW_EXITING;
     if (ctl != vcpu->proc_ctls) {
         vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, ctl);
         vcpu->proc_ctls = ctl;
@@ -157,11 +185,12 @@ static void prepare_events(struct vcpu *vcpu)
         vmcs_write32(VM_ENTRY_INSTRUCTION_LEN, vcpu->pending_insn_len);
         vcpu->pending_event = 0;
         vcpu->pending_insn_len = 0;
-        if ((event & INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR &&
+        uint32_t type = event & INTR_TYPE_MASK;
+        if ((type == INTR_TYPE_EXT_INTR || type == INTR_TYPE_NMI) &&
             vmcs_read32(GUEST_ACTIVITY_STATE) != GUEST_ACTIVITY_ACTIVE)
             vmcs_write32(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
     }
-    set_intr_window_exiting(vcpu, vcpu->want_window);
+    set_window_exiting(vcpu);
 }
 
 enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline)
@@ -170,7 +199,9 @@ enum exit_action vcpu_run(struct vcpu *vcpu, uint64_t deadline)
     switch_state(vcpu);
     if (!vcpu->proc_ctls) {
         vcpu->proc_ctls = vmcs_read32(CPU_BASED_VM_EXEC_CONTROL);
-        vcpu->preempt_timer = vmcs_read32(PIN_BASED_VM_EXEC_CONTROL) & PIN_BASED_PREEMPTION_TIMER;
+        uint32_t pin = vmcs_read32(PIN_BASED_VM_EXEC_CONTROL);
+        vcpu->preempt_timer = pin & PIN_BASED_PREEMPTION_TIMER;
+        vcpu->virtual_nmis = pin & PIN_BASED_VIRTUAL_NMIS;
         vcpu->preempt_shift = (uint8_t)vmx_preemption_timer_shift();
     }
     uint64_t start = rdtsc();

@@ -130,6 +130,8 @@ struct vcpu {
     bool preempt_timer;                     /* the VMX-preemption timer is on */
     uint8_t preempt_shift;                  /* its rate: TSC >> shift (IA32_VMX_MISC) */
     bool want_window;                       /* exit when the guest can take an interrupt */
+    bool want_nmi_window;                   /* exit when it can take an NMI */
+    bool virtual_nmis;                      /* the CPU tracks NMI blocking (pin control) */
 
     /* Set by the VM layer. */
     const struct guest_ram *ram;            /* the guest's RAM, for its page walks and decoding */
@@ -205,6 +207,13 @@ bool vcpu_interruptible(struct vcpu *vcpu);
 void vcpu_inject_interrupt(struct vcpu *vcpu, uint8_t vector);
 /* Asks for an exit (EXIT_EVENTS) as soon as the guest can take an interrupt. */
 void vcpu_set_interrupt_window(struct vcpu *vcpu, bool on);
+/* Whether the guest can take an NMI at the next entry: no NMI blocking (until the IRET of
+ * the last NMI's handler), no STI or MOV SS blocking, no event already queued. */
+bool vcpu_nmi_allowed(struct vcpu *vcpu);
+/* Queues an NMI for the next entry (the caller checked vcpu_nmi_allowed); wakes from HLT. */
+void vcpu_inject_nmi(struct vcpu *vcpu);
+/* Asks for an exit (EXIT_EVENTS) as soon as the guest can take an NMI. */
+void vcpu_set_nmi_window(struct vcpu *vcpu, bool on);
 /* Records a crash reason (printf-style) and returns EXIT_CRASH. */
 enum exit_action exit_crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

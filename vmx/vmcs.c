@@ -60,7 +60,7 @@ static const char *controls_init(void)
     uint32_t pin, proc, proc2, exit, entry;
     const struct vmx_caps *c = &vmx_caps;
     if (!vmx_adjust_controls(c->pinbased, PIN_BASED_EXT_INTR_EXITING | PIN_BASED_NMI_EXITING,
-                             PIN_BASED_PREEMPTION_TIMER, &pin))
+                             PIN_BASED_PREEMPTION_TIMER | PIN_BASED_VIRTUAL_NMIS, &pin))
         return "pin-based controls: external-interrupt or NMI exiting not allowed";
     if (!vmx_adjust_controls(c->procbased,
                              CPU_BASED_HLT_EXITING | CPU_BASED_USE_IO_BITMAPS |

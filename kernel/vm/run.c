@@ -151,6 +151,15 @@ static void deliver_interrupt(struct vm *vm)
 {
     struct vcpu *vcpu = &vm->vcpu;
     update_devices(vm);
+    /* An NMI first: it ignores IF and the PPR, and waits only for the CPU's NMI blocking
+     * (the NMI window exit ends that wait). */
+    bool nmi = vlapic_nmi_pending(&vm->lapic), nmi_now = nmi && vcpu_nmi_allowed(vcpu);
+    vcpu_set_nmi_window(vcpu, nmi && !nmi_now);
+    if (nmi_now) {
+        vlapic_nmi_ack(&vm->lapic);
+        vcpu_inject_nmi(vcpu);
+        vm->irqs_injected[2]++;
+    }
     int source = interrupt_source(vm);
     bool window = source && !vcpu_interruptible(vcpu);
     vcpu_set_interrupt_window(vcpu, window);
@@ -196,8 +205,10 @@ bool vm_runnable(struct vm *vm)
         return false;
     if (!vm->vcpu.halted)
         return true;
+    if (vlapic_nmi_pending(&vm->lapic))
+        return true;                    /* an NMI wakes HLT whatever IF says */
     if (!vm->vcpu.halt_if)
-        return false;                   /* HLT with interrupts off: nothing can wake it */
+        return false;                   /* HLT with interrupts off: only an NMI wakes it */
     update_devices(vm);
     return interrupt_source(vm) != 0;
 }

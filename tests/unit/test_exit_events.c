@@ -245,6 +245,43 @@ static void test_single_step_over_emulated(void **state)
     assert_int_equal(v.pending_event, 0);
 }
 
+/* NMIs ignore IF but wait for NMI blocking (until IRET), STI and MOV SS blocking and a queued
+ * event (SDM 6.7.1, 26.3.1.5); one is injected as type NMI, vector 2, and wakes HLT; the NMI
+ * window is bit 22 of the primary controls (25.6.2), asked only with virtual NMIs. */
+static void test_nmi(void **state)
+{
+    static const struct { uint32_t intr; bool allowed; } cases[] = {
+        { 0, true }, { GUEST_INTR_NMI_BLOCKING, false }, { GUEST_INTR_STI_BLOCKING, false },
+        { GUEST_INTR_MOV_SS_BLOCKING, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        fake_vmcs_set(GUEST_RFLAGS, 0x2);                   /* IF=0: no matter */
+        fake_vmcs_set(GUEST_INTERRUPTIBILITY_INFO, cases[i].intr);
+        assert_int_equal(vcpu_nmi_allowed(&v), cases[i].allowed);
+    }
+    fake_setup(state);
+    v.pending_event = GP_EVENT;
+    assert_false(vcpu_nmi_allowed(&v));
+    fake_setup(state);
+    v.halted = true;
+    fake_vmcs_set(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_HLT);
+    vcpu_inject_nmi(&v);
+    assert_false(v.halted);
+    prepare_events(&v);
+    assert_int_equal(fake_vmcs_get(VM_ENTRY_INTR_INFO_FIELD), INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+    assert_int_equal(fake_vmcs_get(GUEST_ACTIVITY_STATE), GUEST_ACTIVITY_ACTIVE);
+    fake_setup(state);
+    v.proc_ctls = 0x84006172;
+    vcpu_set_nmi_window(&v, true);                          /* no virtual NMIs: not asked */
+    prepare_events(&v);
+    assert_int_equal(fake_vmcs_writes(CPU_BASED_VM_EXEC_CONTROL), 0);
+    v.virtual_nmis = true;
+    vcpu_set_nmi_window(&v, true);
+    prepare_events(&v);
+    assert_int_equal(fake_vmcs_get(CPU_BASED_VM_EXEC_CONTROL), 0x84006172 | CPU_BASED_NMI_WINDOW_EXITING);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +295,7 @@ int main(void)
         FAKE_TEST(test_injected_fault_sets_rf),
         FAKE_TEST(test_real_mode_exception_without_error_code),
         FAKE_TEST(test_single_step_over_emulated),
+        FAKE_TEST(test_nmi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -736,6 +736,27 @@ static void test_accepts_pic(void **state)
     assert_true(vlapic_accepts_pic(&lapic));
 }
 
+/* An IPI with delivery mode NMI (100b) that reaches this APIC raises the CPU's NMI, vector
+ * ignored, nothing in the IRR (SDM 11.6.1); one to another APIC does nothing here. */
+static void test_nmi_ipi(void **state)
+{
+    (void)state;
+    enable();
+    assert_false(vlapic_nmi_pending(&lapic));
+    wr(VLAPIC_REG_ICR_LO, (1u << 18) | (4u << 8) | 0x00);   /* self, NMI, vector 0 */
+    assert_true(vlapic_nmi_pending(&lapic));
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+    assert_int_equal(rd(VLAPIC_REG_ESR), 0);                /* vector < 16 is fine for NMI */
+    vlapic_nmi_ack(&lapic);
+    assert_false(vlapic_nmi_pending(&lapic));
+    wr(VLAPIC_REG_ICR_HI, (APIC_ID + 1) << 24);
+    wr(VLAPIC_REG_ICR_LO, (4u << 8));                       /* physical, another APIC */
+    assert_false(vlapic_nmi_pending(&lapic));
+    wr(VLAPIC_REG_ICR_LO, (1u << 18) | (4u << 8));
+    vlapic_reset(&lapic);                                   /* reset drops it */
+    assert_false(vlapic_nmi_pending(&lapic));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +782,7 @@ int main(void)
         cmocka_unit_test_setup(test_page_over_another_device, setup),
         cmocka_unit_test_setup(test_x2apic_transition_state, setup),
         cmocka_unit_test_setup(test_accepts_pic, setup),
+        cmocka_unit_test_setup(test_nmi_ipi, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,7 +173,9 @@ static bool dest_is_self(const struct vlapic *l, bool logical, uint32_t dest)
     return (dest >> 4) == (ldr >> 4) && (dest & ldr & 0xF); /* cluster model */
 }
 
-/* Sends the IPI in l->icr. Only fixed and lowest-priority IPIs that reach this APIC do anything. */
+/* Sends the IPI in l->icr to this APIC if it is a destination: fixed and lowest-priority
+ * set their vector in the IRR; NMI raises the CPU's NMI line (vector ignored, SDM 11.6.1).
+ * SMI, INIT and SIPI reach nothing on a one-CPU machine without SMM. */
 static void send_ipi(struct vlapic *l)
 {
     uint32_t lo = (uint32_t)l->icr, mode = (lo >> 8) & 7, shorthand = (lo >> 18) & 3;
@@ -181,8 +183,13 @@ static void send_ipi(struct vlapic *l)
     uint8_t vector = (uint8_t)lo;
     bool self = shorthand == 1 || shorthand == 2 ||
                 (shorthand == 0 && dest_is_self(l, lo & VLAPIC_ICR_LOGICAL, dest));
+    if (mode == VLAPIC_DM_NMI) {
+        if (self)
+            l->nmi_pending = true;
+        return;
+    }
     if (mode > 1)
-        return; /* SMI, NMI, INIT, SIPI: not modelled */
+        return;
     if (vector < 16) {
         set_error(l, VLAPIC_ESR_SEND_ILLEGAL);
         return;
@@ -458,6 +465,7 @@ static void power_up_registers(struct vlapic *l)
     memset(l->isr, 0, sizeof(l->isr));
     memset(l->tmr, 0, sizeof(l->tmr));
     memset(l->irr, 0, sizeof(l->irr));
+    l->nmi_pending = false;
     l->esr = l->esr_pending = 0;
     l->icr = 0;
     for (int i = 0; i < VLAPIC_LVT_COUNT; i++)
@@ -590,3 +598,14 @@ int vlapic_attach(struct vlapic *l, struct vdev_bus *bus)
     place_page(l);
     return xapic_mode(l) && !l->page_claimed ? -1 : 0;
 }
+
+bool vlapic_nmi_pending(const struct vlapic *l)
+{
+    return l->nmi_pending;
+}
+
+void vlapic_nmi_ack(struct vlapic *l)
+{
+    l->nmi_pending = false;
+}
+

@@ -126,6 +126,7 @@ struct vlapic {
     uint32_t esr;              /* what ESR reads: errors latched by the last write */
     uint32_t esr_pending;      /* errors since the last ESR write */
     uint64_t icr;
+    bool nmi_pending;          /* an NMI for the CPU (IPI or LINT1), not yet taken */
     uint32_t lvt[VLAPIC_LVT_COUNT];
     uint32_t timer_initial, dcr;
     /* One-shot/periodic: ticks counted = base_ticks + ticks since base_ns. */
@@ -183,6 +184,12 @@ void vlapic_set_irq(struct vlapic *l, uint8_t vector, bool level_triggered);
 /* The highest IRR vector whose priority class is above the PPR's, or -1; -1 while
  * software- or hardware-disabled. Call vlapic_update() first. */
 int vlapic_pending_vector(const struct vlapic *l);
+
+/* An NMI is waiting for the CPU (a self-IPI with delivery mode NMI; nothing of this
+ * machine drives LINT1); NMIs ignore the PPR and RFLAGS.IF, only the CPU's NMI blocking holds them. */
+bool vlapic_nmi_pending(const struct vlapic *l);
+/* The CPU takes the NMI (at injection). */
+void vlapic_nmi_ack(struct vlapic *l);
 
 /* The CPU takes vector (at injection): IRR -> ISR, which raises the PPR. */
 void vlapic_ack(struct vlapic *l, uint8_t vector);
