@@ -33,17 +33,22 @@ static int take_byte(struct cursor *c, uint8_t *b)
 /* What the prefixes said. */
 struct prefixes {
     bool opsize, addrsize, lock;
+    uint8_t rep;            /* the last F2 or F3, 0 if none */
+    int seg;                /* the last segment override (DECODE_ES...), -1 if none */
     uint8_t rex;            /* 0 if none */
 };
 
-static bool is_legacy_prefix(uint8_t b)
+/* The segment of an override prefix, -1 if b is not one. */
+static int segment_prefix(uint8_t b)
 {
     switch (b) {
-    case 0x66: case 0x67: case 0xF0: case 0xF2: case 0xF3:
-    case 0x26: case 0x2E: case 0x36: case 0x3E: case 0x64: case 0x65:
-        return true;
-    default:
-        return false;
+    case 0x26: return DECODE_ES;
+    case 0x2E: return DECODE_CS;
+    case 0x36: return DECODE_SS;
+    case 0x3E: return DECODE_DS;
+    case 0x64: return DECODE_FS;
+    case 0x65: return DECODE_GS;
+    default: return -1;
     }
 }
 
@@ -52,14 +57,20 @@ static bool is_legacy_prefix(uint8_t b)
 static int read_prefixes(struct cursor *c, enum decode_mode mode, struct prefixes *p, uint8_t *opcode)
 {
     memset(p, 0, sizeof(*p));
+    p->seg = -1;
     for (;;) {
         uint8_t b;
         if (take_byte(c, &b) < 0)
             return -1;
-        if (is_legacy_prefix(b)) {
+        int seg = segment_prefix(b);
+        if (seg >= 0 || b == 0x66 || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3) {
             p->opsize |= b == 0x66;
             p->addrsize |= b == 0x67;
             p->lock |= b == 0xF0;
+            if (b == 0xF2 || b == 0xF3)
+                p->rep = b;
+            if (seg >= 0)
+                p->seg = seg;
             p->rex = 0;
         } else if (mode == DECODE_64 && (b & 0xF0) == 0x40) {
             p->rex = b;
@@ -119,143 +130,421 @@ static int skip_memory_operand(struct cursor *c, uint8_t modrm, unsigned addr_si
     return take(c, disp, NULL);
 }
 
+/* One instruction being decoded. */
+struct decoder {
+    struct cursor c;
+    enum decode_mode mode;
+    struct prefixes p;
+    uint8_t modrm;
+    bool lockable;          /* LOCK is legal with it (SDM Vol. 2 "LOCK") */
+    struct mmio_insn *out;
+};
+
+/* Reads the ModRM byte and the memory operand it encodes; a register operand is refused. */
+static int read_modrm(struct decoder *d)
+{
+    if (take_byte(&d->c, &d->modrm) < 0)
+        return -1;
+    return skip_memory_operand(&d->c, d->modrm, address_size(d->mode, &d->p));
+}
+
+static unsigned reg_field(const struct decoder *d)
+{
+    return (d->modrm >> 3) & 7;
+}
+
+/* An immediate of n bytes (1, 2 or 4), sign-extended to 64 bits (SDM 2.2.1.5: imm32 for a
+ * 64-bit operand). */
+static int read_imm(struct decoder *d, unsigned n, uint64_t *v)
+{
+    if (take(&d->c, n, v) < 0)
+        return -1;
+    if (*v & (1ull << (8 * n - 1)))
+        *v |= ~0ull << (8 * n);
+    return 0;
+}
+
 /* ModRM's reg field as a register number, with REX.R. A byte register 4..7 without any
  * REX is AH/CH/DH/BH, reported as the register that holds it plus high_byte. */
-static void set_modrm_reg(struct mmio_insn *out, uint8_t modrm, const struct prefixes *p, bool byte_op)
+static void set_modrm_reg(struct decoder *d, bool byte_op)
 {
-    int reg = (modrm >> 3) & 7;
-    if (byte_op && !p->rex && reg >= 4) {
+    struct mmio_insn *out = d->out;
+    int reg = (int)reg_field(d);
+    if (byte_op && !d->p.rex && reg >= 4) {
         out->reg = reg - 4;
         out->high_byte = true;
         return;
     }
-    out->reg = reg | ((p->rex & REX_R) ? 8 : 0);
+    out->reg = reg | ((d->p.rex & REX_R) ? 8 : 0);
 }
 
-/* The opcodes with a ModRM operand: 86-8B, C6/C7, 0F B6/B7/BE/BF. */
-static int decode_modrm_insn(struct cursor *c, uint8_t opcode, bool two_byte, enum decode_mode mode,
-                             const struct prefixes *p, struct mmio_insn *out)
+/* 86-8B, C6/C7: MOV and XCHG with a ModRM operand. */
+static int decode_mov(struct decoder *d, uint8_t opcode)
 {
-    uint8_t modrm;
-    if (take_byte(c, &modrm) < 0 || skip_memory_operand(c, modrm, address_size(mode, p)) < 0)
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
         return -1;
-    unsigned osize = operand_size(mode, p);
-    if (two_byte) {                     /* MOVZX/MOVSX r16/32/64, r/m8 or r/m16 */
-        out->op = MMIO_LOAD;
-        out->size = (opcode & 1) ? 2 : 1;
-        out->dest_size = osize;
-        out->zero_extend = opcode == 0xB6 || opcode == 0xB7;
-        out->sign_extend = !out->zero_extend;
-        set_modrm_reg(out, modrm, p, false);
-        return 0;
-    }
     bool byte_op = !(opcode & 1);
-    out->size = byte_op ? 1 : osize;
+    out->size = byte_op ? 1 : operand_size(d->mode, &d->p);
     out->dest_size = out->size;
     switch (opcode) {
     case 0x86: case 0x87:
         out->op = MMIO_STORE;
         out->xchg = true;
-        set_modrm_reg(out, modrm, p, byte_op);
+        d->lockable = true;
+        set_modrm_reg(d, byte_op);
         return 0;
     case 0x88: case 0x89:
         out->op = MMIO_STORE;
-        set_modrm_reg(out, modrm, p, byte_op);
+        set_modrm_reg(d, byte_op);
         return 0;
     case 0x8A: case 0x8B:
         out->op = MMIO_LOAD;
-        set_modrm_reg(out, modrm, p, byte_op);
+        set_modrm_reg(d, byte_op);
         return 0;
     default: {                          /* C6/C7: only /0 is MOV */
-        if (((modrm >> 3) & 7) != 0)
-            return -1;
-        unsigned imm_size = out->size > 4 ? 4 : out->size;
         uint64_t imm;
-        if (take(c, imm_size, &imm) < 0)
+        if (reg_field(d) != 0 || read_imm(d, out->size > 4 ? 4 : out->size, &imm) < 0)
             return -1;
-        if (out->size == 8 && (imm & 0x80000000u))
-            imm |= 0xFFFFFFFF00000000ull;   /* imm32 sign-extended to 64 bits */
         out->op = MMIO_STORE;
         out->reg = -1;
-        out->imm = imm;
+        out->imm = emu_low(imm, out->size);
         return 0;
     }
+    }
+}
+
+/* 0F B6/B7/BE/BF: MOVZX/MOVSX r16/32/64, r/m8 or r/m16. */
+static int decode_movx(struct decoder *d, uint8_t op2)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    out->op = MMIO_LOAD;
+    out->size = (op2 & 1) ? 2 : 1;
+    out->dest_size = operand_size(d->mode, &d->p);
+    out->zero_extend = op2 == 0xB6 || op2 == 0xB7;
+    out->sign_extend = !out->zero_extend;
+    set_modrm_reg(d, false);
+    return 0;
+}
+
+/* 63: MOVSXD r, r/m32 in 64-bit mode (ARPL elsewhere): with REX.W a load of 4 bytes
+ * sign-extended to 8, else a plain load of the operand size (SDM Vol. 2 "MOVSX/MOVSXD"). */
+static int decode_movsxd(struct decoder *d)
+{
+    struct mmio_insn *out = d->out;
+    if (d->mode != DECODE_64 || read_modrm(d) < 0)
+        return -1;
+    out->op = MMIO_LOAD;
+    out->dest_size = operand_size(d->mode, &d->p);
+    out->size = out->dest_size == 8 ? 4 : out->dest_size;
+    out->sign_extend = out->dest_size == 8;
+    set_modrm_reg(d, false);
+    return 0;
+}
+
+/* 00-3B with bits 2:0 below 4: OP r/m, r (RMW; CMP reads only) or OP r, r/m (reads only). */
+static int decode_alu_modrm(struct decoder *d, uint8_t opcode)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    bool byte_op = !(opcode & 1);
+    out->kind = MMIO_ALU;
+    out->alu = (enum emu_op)(opcode >> 3);
+    out->reg_dest = opcode & 2;
+    out->size = byte_op ? 1 : operand_size(d->mode, &d->p);
+    out->dest_size = out->reg_dest ? out->size : 0;
+    set_modrm_reg(d, byte_op);
+    d->lockable = !out->reg_dest && emu_lockable(out->alu);
+    return 0;
+}
+
+/* 80/81/83: OP r/m, imm8/imm16/imm32 (83: imm8 sign-extended). */
+static int decode_alu_imm(struct decoder *d, uint8_t opcode)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    out->kind = MMIO_ALU;
+    out->alu = (enum emu_op)reg_field(d);
+    out->size = opcode == 0x80 ? 1 : operand_size(d->mode, &d->p);
+    unsigned imm_size = opcode == 0x81 ? (out->size > 4 ? 4 : out->size) : 1;
+    uint64_t imm;
+    if (read_imm(d, imm_size, &imm) < 0)
+        return -1;
+    out->reg = -1;
+    out->imm = emu_low(imm, out->size);
+    d->lockable = emu_lockable(out->alu);
+    return 0;
+}
+
+/* F6/F7: /0 /1 TEST r/m, imm; /2 NOT; /3 NEG. MUL, IMUL, DIV, IDIV are refused. */
+static int decode_group3(struct decoder *d, uint8_t opcode)
+{
+    static const enum emu_op ops[4] = { EMU_TEST, EMU_TEST, EMU_NOT, EMU_NEG };
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0 || reg_field(d) > 3)
+        return -1;
+    out->kind = MMIO_ALU;
+    out->alu = ops[reg_field(d)];
+    out->size = opcode == 0xF6 ? 1 : operand_size(d->mode, &d->p);
+    out->reg = -1;
+    if (out->alu == EMU_TEST) {
+        uint64_t imm;
+        if (read_imm(d, out->size > 4 ? 4 : out->size, &imm) < 0)
+            return -1;
+        out->imm = emu_low(imm, out->size);
+    }
+    d->lockable = out->alu != EMU_TEST;
+    return 0;
+}
+
+/* FE/FF: /0 INC, /1 DEC; FF /6 PUSH r/m. CALL and JMP through memory are refused. */
+static int decode_group45(struct decoder *d, uint8_t opcode)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    unsigned r = reg_field(d);
+    if (r == 6 && opcode == 0xFF) {
+        out->kind = MMIO_PUSH;
+        out->size = d->mode == DECODE_64 ? (d->p.opsize && !(d->p.rex & REX_W) ? 2 : 8)
+                                         : operand_size(d->mode, &d->p);
+        return 0;
+    }
+    if (r > 1)
+        return -1;
+    out->kind = MMIO_ALU;
+    out->alu = r == 0 ? EMU_INC : EMU_DEC;
+    out->size = opcode == 0xFE ? 1 : operand_size(d->mode, &d->p);
+    out->reg = -1;
+    d->lockable = true;
+    return 0;
+}
+
+/* 8F /0: POP r/m (8F with another reg field is AMD's XOP prefix). */
+static int decode_pop(struct decoder *d)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0 || reg_field(d) != 0)
+        return -1;
+    out->kind = MMIO_POP;
+    out->size = d->mode == DECODE_64 ? (d->p.opsize && !(d->p.rex & REX_W) ? 2 : 8)
+                                     : operand_size(d->mode, &d->p);
+    return 0;
+}
+
+/* A4/A5 MOVS, AA/AB STOS, AC/AD LODS: F2 and F3 both repeat them (SDM Vol. 2 "REP"). */
+static int decode_string(struct decoder *d, uint8_t opcode)
+{
+    struct mmio_insn *out = d->out;
+    out->kind = opcode <= 0xA5 ? MMIO_MOVS : opcode <= 0xAB ? MMIO_STOS : MMIO_LODS;
+    out->size = (opcode & 1) ? operand_size(d->mode, &d->p) : 1;
+    out->rep = d->p.rep != 0;
+    out->reg = out->kind == MMIO_MOVS ? -1 : DECODE_RAX;
+    out->dest_size = out->kind == MMIO_LODS ? out->size : 0;
+    return 0;
+}
+
+/* 0F A3/AB/B3/BB: BT BTS BTR BTC r/m, r; 0F BA /4-/7: the same with imm8. */
+static int decode_bt(struct decoder *d, uint8_t op2)
+{
+    static const enum emu_op ops[4] = { EMU_BT, EMU_BTS, EMU_BTR, EMU_BTC };
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    out->kind = MMIO_ALU;
+    out->size = operand_size(d->mode, &d->p);
+    if (op2 == 0xBA) {
+        if (reg_field(d) < 4 || take(&d->c, 1, &out->imm) < 0)
+            return -1;
+        out->alu = ops[reg_field(d) - 4];
+        out->reg = -1;
+    } else {
+        out->alu = ops[(op2 >> 3) & 3];
+        set_modrm_reg(d, false);
+    }
+    d->lockable = out->alu != EMU_BT;
+    return 0;
+}
+
+/* 0F B0/B1 CMPXCHG, 0F C0/C1 XADD: r/m, r. */
+static int decode_cmpxchg_xadd(struct decoder *d, uint8_t op2)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    bool byte_op = !(op2 & 1);
+    out->kind = op2 <= 0xB1 ? MMIO_CMPXCHG : MMIO_XADD;
+    out->size = byte_op ? 1 : operand_size(d->mode, &d->p);
+    out->dest_size = out->size;
+    set_modrm_reg(d, byte_op);
+    d->lockable = true;
+    return 0;
+}
+
+/* 0F C3: MOVNTI m32/m64, r32/r64, a store with a non-temporal hint. */
+static int decode_movnti(struct decoder *d)
+{
+    struct mmio_insn *out = d->out;
+    if (d->p.opsize || d->p.rep || read_modrm(d) < 0)
+        return -1;
+    out->op = MMIO_STORE;
+    out->size = (d->p.rex & REX_W) ? 8 : 4;
+    set_modrm_reg(d, false);
+    return 0;
+}
+
+/* The SSE moves, by opcode and mandatory prefix (the last F2/F3, else 66, else none): size
+ * in bytes, load or store, alignment. Returns -1 for what is not one of them (MMX included). */
+static int sse_form(uint8_t op2, uint8_t pfx, bool rex_w, struct mmio_insn *out)
+{
+    bool none_or_66 = pfx == 0 || pfx == 0x66;
+    out->size = 16;
+    switch (op2) {
+    case 0x10: case 0x11:               /* MOVUPS, MOVUPD, MOVSS (F3), MOVSD (F2) */
+        out->size = pfx == 0xF3 ? 4 : pfx == 0xF2 ? 8 : 16;
+        out->op = op2 == 0x10 ? MMIO_LOAD : MMIO_STORE;
+        return 0;
+    case 0x28: case 0x29:               /* MOVAPS, MOVAPD */
+        out->op = op2 == 0x28 ? MMIO_LOAD : MMIO_STORE;
+        out->align16 = true;
+        return none_or_66 ? 0 : -1;
+    case 0x2B:                          /* MOVNTPS, MOVNTPD */
+        out->op = MMIO_STORE;
+        out->align16 = true;
+        return none_or_66 ? 0 : -1;
+    case 0x6F: case 0x7F:               /* MOVDQA (66), MOVDQU (F3) */
+        out->op = op2 == 0x6F ? MMIO_LOAD : MMIO_STORE;
+        out->align16 = pfx == 0x66;
+        return pfx == 0x66 || pfx == 0xF3 ? 0 : -1;
+    case 0xE7:                          /* MOVNTDQ */
+        out->op = MMIO_STORE;
+        out->align16 = true;
+        return pfx == 0x66 ? 0 : -1;
+    case 0x6E:                          /* MOVD/MOVQ xmm, r/m32/64 */
+        out->op = MMIO_LOAD;
+        out->size = rex_w ? 8 : 4;
+        return pfx == 0x66 ? 0 : -1;
+    case 0x7E:                          /* 66: MOVD/MOVQ r/m32/64, xmm; F3: MOVQ xmm, m64 */
+        out->op = pfx == 0xF3 ? MMIO_LOAD : MMIO_STORE;
+        out->size = pfx == 0xF3 || rex_w ? 8 : 4;
+        return pfx == 0x66 || pfx == 0xF3 ? 0 : -1;
+    case 0xD6:                          /* MOVQ m64, xmm */
+        out->op = MMIO_STORE;
+        out->size = 8;
+        return pfx == 0x66 ? 0 : -1;
+    default:
+        return -1;
+    }
+}
+
+static int decode_sse(struct decoder *d, uint8_t op2)
+{
+    struct mmio_insn *out = d->out;
+    uint8_t pfx = d->p.rep ? d->p.rep : d->p.opsize ? 0x66 : 0;
+    if (sse_form(op2, pfx, d->p.rex & REX_W, out) < 0 || read_modrm(d) < 0)
+        return -1;
+    out->kind = MMIO_SSE;
+    out->reg = (int)reg_field(d) | ((d->p.rex & REX_R) ? 8 : 0);
+    return 0;
+}
+
+static int decode_0f(struct decoder *d)
+{
+    uint8_t op2;
+    if (take_byte(&d->c, &op2) < 0)
+        return -1;
+    switch (op2) {
+    case 0xB6: case 0xB7: case 0xBE: case 0xBF:
+        return decode_movx(d, op2);
+    case 0xA3: case 0xAB: case 0xB3: case 0xBB: case 0xBA:
+        return decode_bt(d, op2);
+    case 0xB0: case 0xB1: case 0xC0: case 0xC1:
+        return decode_cmpxchg_xadd(d, op2);
+    case 0xC3:
+        return decode_movnti(d);
+    default:
+        return decode_sse(d, op2);
+    }
+}
+
+static int decode_opcode(struct decoder *d, uint8_t opcode)
+{
+    struct mmio_insn *out = d->out;
+    if (opcode < 0x40 && (opcode & 7) < 4)
+        return decode_alu_modrm(d, opcode);
+    switch (opcode) {
+    case 0x0F:
+        return decode_0f(d);
+    case 0x63:
+        return decode_movsxd(d);
+    case 0x80: case 0x81: case 0x83:
+        return decode_alu_imm(d, opcode);
+    case 0x84: case 0x85:               /* TEST r/m, r */
+        if (decode_alu_modrm(d, opcode) < 0)
+            return -1;
+        out->alu = EMU_TEST;
+        d->lockable = false;
+        return 0;
+    case 0x86: case 0x87: case 0x88: case 0x89: case 0x8A: case 0x8B: case 0xC6: case 0xC7:
+        return decode_mov(d, opcode);
+    case 0x8F:
+        return decode_pop(d);
+    case 0xA0: case 0xA1: case 0xA2: case 0xA3:
+        /* MOV AL/eAX <-> moffs: the offset is address-size wide, no ModRM (SDM Vol. 2 "MOV"). */
+        out->op = opcode < 0xA2 ? MMIO_LOAD : MMIO_STORE;
+        out->size = (opcode & 1) ? operand_size(d->mode, &d->p) : 1;
+        out->dest_size = out->size;
+        out->reg = DECODE_RAX;
+        return take(&d->c, address_size(d->mode, &d->p), NULL);
+    case 0xA4: case 0xA5: case 0xAA: case 0xAB: case 0xAC: case 0xAD:
+        return decode_string(d, opcode);
+    case 0xF6: case 0xF7:
+        return decode_group3(d, opcode);
+    case 0xFE: case 0xFF:
+        return decode_group45(d, opcode);
+    default:
+        return -1;                      /* includes CMPS and SCAS */
     }
 }
 
 int decode_mmio(const uint8_t *bytes, unsigned avail, enum decode_mode mode, struct mmio_insn *out)
 {
-    struct cursor c = {.bytes = bytes, .avail = avail, .pos = 0};
-    struct prefixes p;
+    struct decoder d = { .c = { .bytes = bytes, .avail = avail }, .mode = mode, .out = out };
     uint8_t opcode;
-    if (read_prefixes(&c, mode, &p, &opcode) < 0)
-        return -1;
+    if (read_prefixes(&d.c, mode, &d.p, &opcode) < 0)
+        return DECODE_REFUSED;
     memset(out, 0, sizeof(*out));
-    /* LOCK is legal only on a read-modify-write of memory; on MOV the CPU raises #UD first. */
-    if (p.lock && opcode != 0x86 && opcode != 0x87)
-        return -1;
-
-    int r;
-    switch (opcode) {
-    case 0x86: case 0x87: case 0x88: case 0x89: case 0x8A: case 0x8B: case 0xC6: case 0xC7:
-        r = decode_modrm_insn(&c, opcode, false, mode, &p, out);
-        break;
-    case 0x0F: {
-        uint8_t op2;
-        if (take_byte(&c, &op2) < 0)
-            return -1;
-        if (op2 != 0xB6 && op2 != 0xB7 && op2 != 0xBE && op2 != 0xBF)
-            return -1;
-        r = decode_modrm_insn(&c, op2, true, mode, &p, out);
-        break;
-    }
-    case 0xA0: case 0xA1: case 0xA2: case 0xA3:
-        /* MOV AL/eAX <-> moffs: the offset is address-size wide, no ModRM (SDM Vol. 2 "MOV"). */
-        r = take(&c, address_size(mode, &p), NULL);
-        out->op = opcode < 0xA2 ? MMIO_LOAD : MMIO_STORE;
-        out->size = (opcode & 1) ? operand_size(mode, &p) : 1;
-        out->dest_size = out->op == MMIO_LOAD ? out->size : 0;
-        out->reg = DECODE_RAX;
-        break;
-    default:
-        return -1;                      /* includes A4-AF, the string instructions */
-    }
-    if (r < 0)
-        return -1;
-    if (out->op == MMIO_STORE && !out->xchg)
+    if (decode_opcode(&d, opcode) < 0)
+        return DECODE_REFUSED;
+    /* LOCK is legal only on a read-modify-write of memory; elsewhere the CPU raises #UD
+     * before any access. */
+    if (d.p.lock && !d.lockable)
+        return DECODE_UD;
+    if (out->kind == MMIO_MOV && out->op == MMIO_STORE && !out->xchg)
         out->dest_size = 0;
-    out->len = c.pos;
+    out->addr_size = address_size(mode, &d.p);
+    out->seg = d.p.seg >= 0 ? d.p.seg : DECODE_DS;
+    out->len = d.c.pos;
     return 0;
-}
-
-static uint64_t low_bytes(uint64_t v, unsigned size)
-{
-    return size >= 8 ? v : v & ((1ull << (8 * size)) - 1);
 }
 
 uint64_t mmio_store_data(const struct mmio_insn *insn, uint64_t reg_value)
 {
     if (insn->reg < 0)
-        return low_bytes(insn->imm, insn->size);
+        return emu_low(insn->imm, insn->size);
     if (insn->high_byte)
         return (reg_value >> 8) & 0xFF;
-    return low_bytes(reg_value, insn->size);
+    return emu_low(reg_value, insn->size);
 }
 
 uint64_t mmio_load_result(const struct mmio_insn *insn, uint64_t reg_old, uint64_t data)
 {
-    uint64_t v = low_bytes(data, insn->size);
+    uint64_t v = emu_low(data, insn->size);
     if (insn->sign_extend && insn->size < 8 && (v >> (8 * insn->size - 1)))
         v |= ~0ull << (8 * insn->size);
-    v = low_bytes(v, insn->dest_size);
-    switch (insn->dest_size) {
-    case 1:
-        if (insn->high_byte)
-            return (reg_old & ~0xFF00ull) | (v << 8);
-        return (reg_old & ~0xFFull) | v;
-    case 2:
-        return (reg_old & ~0xFFFFull) | v;
-    default:                            /* 4: zero-extended into 63:32; 8: the whole register */
-        return v;
-    }
+    return emu_reg_merge(reg_old, v, insn->dest_size, insn->high_byte);
 }

@@ -159,6 +159,15 @@ void dr_hw_write(unsigned n, uint64_t v) { fake_dr[n & 7] = v; }
 
 #include "vmx/cr.c"
 #include "vmx/decode.c"
+/* emulate.c: the guest's XMM registers are fake_xmm (the test's own are the compiler's). */
+#define emu_xmm_read emu_xmm_read_on_the_cpu
+#define emu_xmm_write emu_xmm_write_on_the_cpu
+#include "vmx/emulate.c"
+#undef emu_xmm_read
+#undef emu_xmm_write
+static uint8_t fake_xmm[16][16];
+void emu_xmm_read(unsigned n, uint8_t out[16]) { memcpy(out, fake_xmm[n & 15], 16); }
+void emu_xmm_write(unsigned n, const uint8_t in[16]) { memcpy(fake_xmm[n & 15], in, 16); }
 #include "vmx/exit.c"
 #include "vmx/exit_cpuid.c"
 #include "vmx/exit_io.c"
@@ -188,6 +197,7 @@ static int fake_setup(void **state)
                                   .cr4_fixed0 = CR4_VMXE, .cr4_fixed1 = 0x3727FF };
     fake_vcpu_loads = fake_entries = fake_int_calls = 0;
     fake_int_vector = 0;
+    memset(fake_xmm, 0, sizeof fake_xmm);
     fake_entry_xcr0 = 0;
     fake_entry_hook = NULL;
     fake_xsave_features = XFEATURE_X87 | XFEATURE_SSE | XFEATURE_YMM;

@@ -1,6 +1,7 @@
-/* Host unit tests for the MMIO instruction decoder (vmx/decode.c). Every byte sequence was
- * produced by GNU as (--64, --32, .code16) and checked with objdump -d; those marked "hand" were
- * written as .byte lines and checked the same way. */
+/* Host unit tests for the MMIO instruction decoder (vmx/decode.c) and the arithmetic of the
+ * emulated instructions (vmx/emulate.c: results and RFLAGS, checked against this host's own
+ * CPU). Every byte sequence was produced by GNU as (--64, --32, .code16) and checked with
+ * objdump -d; those marked "hand" were written as .byte lines and checked the same way. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include "vmx/decode.c"
+#include "vmx/emulate.c"
 
 #define M64 DECODE_64
 #define M32 DECODE_32
@@ -45,6 +47,15 @@ static void check(int line, enum decode_mode mode, const uint8_t *b, unsigned n,
         FIELD_EQ(sign_extend);
         FIELD_EQ(dest_size);
         FIELD_EQ(xchg);
+        FIELD_EQ(kind);
+        FIELD_EQ(alu);
+        FIELD_EQ(reg_dest);
+        FIELD_EQ(rep);
+        FIELD_EQ(align16);
+        if (want.addr_size) {           /* the string instructions' tables say these */
+            FIELD_EQ(addr_size);
+            FIELD_EQ(seg);
+        }
     }
     for (unsigned avail = 0; avail < n; avail++)
         if (decode_mmio(buf, avail, mode, &got) != -1)
@@ -61,9 +72,23 @@ static void check_refused(int line, enum decode_mode mode, const uint8_t *b, uns
         fail_msg("line %d: accepted", line);
 }
 
+/* LOCK where the CPU raises #UD: DECODE_UD once the whole instruction is there. */
+static void check_ud(int line, enum decode_mode mode, const uint8_t *b, unsigned n)
+{
+    uint8_t buf[32];
+    memset(buf, 0x90, sizeof(buf));
+    memcpy(buf, b, n);
+    struct mmio_insn got;
+    if (decode_mmio(buf, n, mode, &got) != DECODE_UD || decode_mmio(buf, sizeof(buf), mode, &got) != DECODE_UD)
+        fail_msg("line %d: not #UD", line);
+    if (decode_mmio(buf, n - 1, mode, &got) != DECODE_REFUSED)
+        fail_msg("line %d: truncated but not refused", line);
+}
+
 #define BYTES(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
 #define DECODES(mode, want, ...) check(__LINE__, mode, BYTES(__VA_ARGS__), want)
 #define REFUSED(mode, ...) check_refused(__LINE__, mode, BYTES(__VA_ARGS__))
+#define UD(mode, ...) check_ud(__LINE__, mode, BYTES(__VA_ARGS__))
 
 /* Expected results, by kind. */
 #define STORE(l, sz, r) ((struct mmio_insn){.len = l, .op = MMIO_STORE, .size = sz, .reg = r})
@@ -79,7 +104,38 @@ static void check_refused(int line, enum decode_mode mode, const uint8_t *b, uns
 #define XCHG(l, sz, r) \
     ((struct mmio_insn){.len = l, .op = MMIO_STORE, .size = sz, .reg = r, .dest_size = sz, .xchg = true})
 
+/* Read-modify-writes and the instructions that only compare: the memory operand OP a
+ * register (high byte: AH..BH), an immediate, nothing (unary); or the register OP memory. */
+#define ALU(l, sz, o, r) ((struct mmio_insn){.len = l, .kind = MMIO_ALU, .size = sz, .alu = o, .reg = r})
+#define ALU_HI(l, o, r) \
+    ((struct mmio_insn){.len = l, .kind = MMIO_ALU, .size = 1, .alu = o, .reg = r, .high_byte = true})
+#define ALU_IMM(l, sz, o, v) ((struct mmio_insn){.len = l, .kind = MMIO_ALU, .size = sz, .alu = o, .reg = NONE, .imm = v})
+#define UNARY(l, sz, o) ALU_IMM(l, sz, o, 0)
+#define ALU_RD(l, sz, o, r) ((struct mmio_insn){.len = l, .kind = MMIO_ALU, .size = sz, .alu = o, .reg = r, \
+                                                .reg_dest = true, .dest_size = sz})
+#define CMPXCHG(l, sz, r) ((struct mmio_insn){.len = l, .kind = MMIO_CMPXCHG, .size = sz, .reg = r, .dest_size = sz})
+#define CMPXCHG_HI(l, r) ((struct mmio_insn){.len = l, .kind = MMIO_CMPXCHG, .size = 1, .reg = r, .dest_size = 1, \
+                                             .high_byte = true})
+#define XADD(l, sz, r) ((struct mmio_insn){.len = l, .kind = MMIO_XADD, .size = sz, .reg = r, .dest_size = sz})
+#define XADD_HI(l, r) ((struct mmio_insn){.len = l, .kind = MMIO_XADD, .size = 1, .reg = r, .dest_size = 1, \
+                                          .high_byte = true})
+/* Strings: element size, REP, address size, source segment. */
+#define MOVS(l, sz, rp, as, sg) ((struct mmio_insn){.len = l, .kind = MMIO_MOVS, .size = sz, .reg = NONE, \
+                                                    .rep = rp, .addr_size = as, .seg = sg})
+#define STOS(l, sz, rp, as) ((struct mmio_insn){.len = l, .kind = MMIO_STOS, .size = sz, .reg = RAX, \
+                                                .rep = rp, .addr_size = as, .seg = DS})
+#define LODS(l, sz, rp, as) ((struct mmio_insn){.len = l, .kind = MMIO_LODS, .size = sz, .reg = RAX, \
+                                                .dest_size = sz, .rep = rp, .addr_size = as, .seg = DS})
+/* SSE: load or store of sz bytes of XMM register x; align16 for the aligned forms. */
+#define SSE_LOAD(l, sz, x, al) ((struct mmio_insn){.len = l, .kind = MMIO_SSE, .op = MMIO_LOAD, .size = sz, \
+                                                   .reg = x, .align16 = al})
+#define SSE_STORE(l, sz, x, al) ((struct mmio_insn){.len = l, .kind = MMIO_SSE, .op = MMIO_STORE, .size = sz, \
+                                                    .reg = x, .align16 = al})
+#define PUSH(l, sz) ((struct mmio_insn){.len = l, .kind = MMIO_PUSH, .size = sz})
+#define POP(l, sz) ((struct mmio_insn){.len = l, .kind = MMIO_POP, .size = sz})
+
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+enum { ES, CS, SS, DS, FS, GS };
 
 /* What Linux 6.1 x86_64 emits for xAPIC (fixmap at 0xffffffffff5fd000) and IOAPIC accesses. */
 static void test_linux64_apic_accesses(void **state)
@@ -216,36 +272,189 @@ static void test_mode16(void **state)
     DECODES(M16, STORE_IMM(10, 4, 0), 0x67, 0x66, 0xc7, 0x44, 0x51, 0x10, 0, 0, 0, 0); /* movl $0,0x10(%ecx,%edx,2) */
 }
 
+/* Read-modify-writes, compares and bit tests: the opcode's operation, direction and sizes,
+ * the immediate's width and sign extension (80/81/83, F6/F7, 0F BA). */
+static void test_alu_64(void **state)
+{
+    (void)state;
+    DECODES(M64, ALU_IMM(4, 4, EMU_OR, 0x10), 0xf0, 0x83, 0x08, 0x10);           /* lock orl $0x10,(%rax) */
+    DECODES(M64, ALU(7, 4, EMU_ADD, RCX), 0xf0, 0x01, 0x8a, 0x80, 0, 0, 0);     /* lock add %ecx,0x80(%rdx) */
+    DECODES(M64, ALU_IMM(6, 4, EMU_ADD, 0x12345678), 0x81, 0x00, 0x78, 0x56, 0x34, 0x12); /* addl $0x12345678,(%rax) */
+    DECODES(M64, ALU_IMM(3, 1, EMU_AND, 0xf0), 0x80, 0x23, 0xf0);               /* andb $0xf0,(%rbx) */
+    DECODES(M64, ALU_IMM(5, 8, EMU_SUB, ~0ull), 0x48, 0x83, 0x68, 0x08, 0xff);  /* subq $-1,0x8(%rax) */
+    DECODES(M64, ALU_IMM(4, 8, EMU_OR, 0xffffffffffffff80ull), 0x48, 0x83, 0x08, 0x80); /* orq $-0x80,(%rax) */
+    DECODES(M64, ALU(3, 2, EMU_XOR, RAX), 0x66, 0x31, 0x01);                    /* xor %ax,(%rcx) */
+    DECODES(M64, ALU_HI(2, EMU_OR, RAX), 0x08, 0x21);                           /* or %ah,(%rcx) */
+    DECODES(M64, ALU(4, 1, EMU_AND, R10), 0xf0, 0x44, 0x20, 0x12);              /* lock and %r10b,(%rdx) */
+    DECODES(M64, ALU(2, 4, EMU_ADC, RAX), 0x11, 0x00);                          /* adc %eax,(%rax) */
+    DECODES(M64, ALU_IMM(3, 4, EMU_SBB, 1), 0x83, 0x18, 0x01);                  /* sbbl $0x1,(%rax) */
+    /* Compares and tests only read. */
+    DECODES(M64, ALU_IMM(4, 4, EMU_CMP, 0x20), 0x83, 0x78, 0x20, 0x20);         /* cmpl $0x20,0x20(%rax) */
+    DECODES(M64, ALU(2, 4, EMU_TEST, RAX), 0x85, 0x02);                         /* test %eax,(%rdx) */
+    DECODES(M64, ALU_IMM(3, 1, EMU_TEST, 1), 0xf6, 0x00, 0x01);                 /* testb $0x1,(%rax) */
+    DECODES(M64, ALU_IMM(6, 4, EMU_TEST, 0x100), 0xf7, 0x00, 0x00, 0x01, 0x00, 0x00); /* testl $0x100,(%rax) */
+    /* OP r, r/m: the register is the destination. */
+    DECODES(M64, ALU_RD(2, 4, EMU_CMP, RCX), 0x3b, 0x08);                       /* cmp (%rax),%ecx */
+    DECODES(M64, ALU_RD(3, 8, EMU_ADD, R9), 0x4c, 0x03, 0x0f);                  /* add (%rdi),%r9 */
+    DECODES(M64, ALU_RD(3, 4, EMU_AND, R8), 0x44, 0x23, 0x00);                  /* and (%rax),%r8d */
+    /* Unary. */
+    DECODES(M64, UNARY(2, 4, EMU_NOT), 0xf7, 0x10);                             /* notl (%rax) */
+    DECODES(M64, UNARY(3, 8, EMU_NEG), 0x48, 0xf7, 0x18);                       /* negq (%rax) */
+    DECODES(M64, UNARY(3, 4, EMU_INC), 0xf0, 0xff, 0x00);                       /* lock incl (%rax) */
+    DECODES(M64, UNARY(2, 1, EMU_DEC), 0xfe, 0x08);                             /* decb (%rax) */
+    DECODES(M64, UNARY(3, 2, EMU_INC), 0x66, 0xff, 0x00);                       /* incw (%rax) */
+    /* Bit tests: the offset in an immediate (raw) or a register. */
+    DECODES(M64, ALU_IMM(4, 4, EMU_BT, 3), 0x0f, 0xba, 0x20, 0x03);             /* btl $0x3,(%rax) */
+    DECODES(M64, ALU_IMM(5, 4, EMU_BTS, 9), 0xf0, 0x0f, 0xba, 0x28, 0x09);      /* lock btsl $0x9,(%rax) */
+    DECODES(M64, ALU(3, 4, EMU_BTR, RCX), 0x0f, 0xb3, 0x08);                    /* btr %ecx,(%rax) */
+    DECODES(M64, ALU(4, 8, EMU_BTC, RAX), 0x48, 0x0f, 0xbb, 0x02);              /* btc %rax,(%rdx) */
+    DECODES(M64, ALU(4, 2, EMU_BT, RAX), 0x66, 0x0f, 0xa3, 0x00);               /* bt %ax,(%rax) */
+    /* CMPXCHG and XADD. */
+    DECODES(M64, XADD(4, 4, RAX), 0xf0, 0x0f, 0xc1, 0x02);                      /* lock xadd %eax,(%rdx) */
+    DECODES(M64, CMPXCHG(4, 4, RCX), 0xf0, 0x0f, 0xb1, 0x0a);                   /* lock cmpxchg %ecx,(%rdx) */
+    DECODES(M64, CMPXCHG_HI(3, RAX), 0x0f, 0xb0, 0x22);                         /* cmpxchg %ah,(%rdx) */
+    DECODES(M64, CMPXCHG(5, 8, RCX), 0xf0, 0x48, 0x0f, 0xb1, 0x0a);             /* lock cmpxchg %rcx,(%rdx) */
+    DECODES(M64, XADD_HI(3, RBX), 0x0f, 0xc0, 0x38);                            /* xadd %bh,(%rax) */
+}
+
+/* The same outside 64-bit mode, with 16-bit addressing (0x67 in 32-bit code, or 16-bit code). */
+static void test_alu_32_16(void **state)
+{
+    (void)state;
+    DECODES(M32, ALU_IMM(8, 4, EMU_OR, 0x10), 0xf0, 0x83, 0x0d, 0x80, 0x00, 0xe0, 0xfe, 0x10); /* lock orl $0x10,0xfee00080 */
+    DECODES(M32, CMPXCHG(4, 4, RCX), 0xf0, 0x0f, 0xb1, 0x08);                   /* lock cmpxchg %ecx,(%eax) */
+    DECODES(M32, ALU_IMM(5, 4, EMU_BT, 3), 0x67, 0x0f, 0xba, 0x20, 0x03);       /* btl $0x3,(%bx,%si) */
+    DECODES(M32, ALU_IMM(5, 4, EMU_OR, 1), 0x67, 0xf0, 0x83, 0x08, 0x01);       /* lock orl $0x1,(%bx,%si) */
+    DECODES(M32, UNARY(2, 4, EMU_INC), 0xff, 0x00);                             /* incl (%eax) */
+    DECODES(M32, XCHG(6, 4, RAX), 0x87, 0x05, 0x80, 0x00, 0xe0, 0xfe);          /* xchg %eax,0xfee00080 */
+    DECODES(M32, XCHG(3, 4, RAX), 0xf0, 0x87, 0x03);                            /* lock xchg %eax,(%ebx) */
+    DECODES(M32, MOVZX(7, 1, 4, RAX), 0x0f, 0xb6, 0x05, 0x80, 0x00, 0xe0, 0xfe); /* movzbl 0xfee00080,%eax */
+    DECODES(M32, MOVSX(3, 1, 4, RCX), 0x0f, 0xbe, 0x08);                        /* movsbl (%eax),%ecx */
+    DECODES(M32, MOVZX(3, 2, 4, RDX), 0x0f, 0xb7, 0x10);                        /* movzwl (%eax),%edx */
+    DECODES(M16, ALU_IMM(4, 2, EMU_OR, 1), 0xf0, 0x83, 0x0f, 0x01);             /* lock orw $0x1,(%bx) */
+    DECODES(M16, ALU(4, 4, EMU_ADD, RAX), 0x66, 0x01, 0x43, 0x10);              /* add %eax,0x10(%bp,%di) */
+}
+
+/* MOVS, STOS, LODS: element size, REP (F3 or F2), the address size that picks SI/ESI/RSI, and
+ * the source segment (an override applies to DS:rSI only). */
+static void test_strings(void **state)
+{
+    (void)state;
+    DECODES(M64, MOVS(2, 4, true, 8, DS), 0xf3, 0xa5);                          /* rep movsl */
+    DECODES(M64, MOVS(1, 1, false, 8, DS), 0xa4);                               /* movsb */
+    DECODES(M64, STOS(3, 8, true, 8), 0xf3, 0x48, 0xab);                        /* rep stos %rax,%es:(%rdi) */
+    DECODES(M64, LODS(2, 2, false, 8), 0x66, 0xad);                             /* lods %ds:(%rsi),%ax */
+    DECODES(M64, MOVS(3, 4, true, 8, FS), 0x64, 0xf3, 0xa5);                    /* rep movsl %fs:(%rsi),%es:(%rdi) */
+    DECODES(M64, STOS(3, 4, true, 4), 0x67, 0xf3, 0xab);                        /* rep stos %eax,%es:(%edi) */
+    DECODES(M64, MOVS(2, 1, true, 8, DS), 0xf2, 0xa4);                          /* repnz movsb */
+    DECODES(M32, MOVS(2, 4, true, 4, DS), 0xf3, 0xa5);                          /* rep movsl */
+    DECODES(M32, MOVS(3, 4, true, 2, DS), 0x67, 0xf3, 0xa5);                    /* rep movsl %ds:(%si),%es:(%di) */
+    DECODES(M32, STOS(2, 4, false, 2), 0x67, 0xab);                             /* stos %eax,%es:(%di) */
+    DECODES(M32, LODS(2, 4, false, 2), 0x67, 0xad);                             /* lods %ds:(%si),%eax */
+    DECODES(M32, MOVS(2, 1, false, 2, DS), 0x67, 0xa4);                         /* movsb %ds:(%si),%es:(%di) */
+    DECODES(M32, MOVS(3, 1, true, 4, ES), 0x26, 0xf3, 0xa4);                    /* rep movsb %es:(%esi),%es:(%edi) */
+    DECODES(M16, MOVS(2, 2, true, 2, DS), 0xf3, 0xa5);                          /* rep movsw */
+    DECODES(M16, MOVS(3, 4, true, 2, DS), 0x66, 0xf3, 0xa5);                    /* rep movsl %ds:(%si),%es:(%di) */
+    DECODES(M16, STOS(1, 1, false, 2), 0xaa);                                   /* stos %al,%es:(%di) */
+    DECODES(M16, MOVS(4, 4, true, 4, DS), 0x67, 0x66, 0xf3, 0xa5);              /* rep movsl %ds:(%esi),%es:(%edi) */
+    DECODES(M16, LODS(1, 1, false, 2), 0xac);                                   /* lods %ds:(%si),%al */
+}
+
+/* The SSE moves: the mandatory prefix picks the form and size; REX.R reaches XMM8-15. */
+static void test_sse(void **state)
+{
+    (void)state;
+    DECODES(M64, SSE_LOAD(3, 16, 0, false), 0x0f, 0x10, 0x00);                  /* movups (%rax),%xmm0 */
+    DECODES(M64, SSE_STORE(3, 16, 1, false), 0x0f, 0x11, 0x08);                 /* movups %xmm1,(%rax) */
+    DECODES(M64, SSE_LOAD(6, 16, 9, false), 0xf3, 0x44, 0x0f, 0x6f, 0x48, 0x20); /* movdqu 0x20(%rax),%xmm9 */
+    DECODES(M64, SSE_STORE(4, 16, 2, true), 0x66, 0x0f, 0x7f, 0x10);            /* movdqa %xmm2,(%rax) */
+    DECODES(M64, SSE_LOAD(4, 16, 15, true), 0x44, 0x0f, 0x28, 0x38);            /* movaps (%rax),%xmm15 */
+    DECODES(M64, SSE_LOAD(4, 8, 3, false), 0xf3, 0x0f, 0x7e, 0x18);             /* movq (%rax),%xmm3 */
+    DECODES(M64, SSE_STORE(4, 8, 4, false), 0x66, 0x0f, 0xd6, 0x20);            /* movq %xmm4,(%rax) */
+    DECODES(M64, SSE_LOAD(4, 4, 5, false), 0x66, 0x0f, 0x6e, 0x28);             /* movd (%rax),%xmm5 */
+    DECODES(M64, SSE_STORE(4, 4, 6, false), 0x66, 0x0f, 0x7e, 0x30);            /* movd %xmm6,(%rax) */
+    DECODES(M64, SSE_STORE(5, 8, 7, false), 0x66, 0x48, 0x0f, 0x7e, 0x38);      /* hand: movq %xmm7,(%rax) */
+    DECODES(M64, SSE_LOAD(5, 8, 8, false), 0xf3, 0x44, 0x0f, 0x7e, 0x00);       /* movq (%rax),%xmm8 */
+    DECODES(M64, SSE_LOAD(4, 4, 1, false), 0xf3, 0x0f, 0x10, 0x08);             /* movss (%rax),%xmm1 */
+    DECODES(M64, SSE_STORE(4, 8, 1, false), 0xf2, 0x0f, 0x11, 0x08);            /* movsd %xmm1,(%rax) */
+    DECODES(M64, SSE_STORE(4, 16, 0, true), 0x66, 0x0f, 0xe7, 0x00);            /* movntdq %xmm0,(%rax) */
+    DECODES(M64, SSE_STORE(3, 16, 0, true), 0x0f, 0x2b, 0x00);                  /* movntps %xmm0,(%rax) */
+    DECODES(M64, SSE_LOAD(4, 16, 0, false), 0x66, 0x0f, 0x10, 0x00);            /* movupd (%rax),%xmm0 */
+    DECODES(M64, SSE_STORE(5, 16, 3, true), 0x66, 0x0f, 0x29, 0x58, 0x10);      /* movapd %xmm3,0x10(%rax) */
+    DECODES(M32, SSE_LOAD(3, 16, 0, false), 0x0f, 0x10, 0x00);                  /* movups (%eax),%xmm0 */
+    DECODES(M32, SSE_LOAD(4, 16, 7, false), 0xf3, 0x0f, 0x6f, 0x38);            /* movdqu (%eax),%xmm7 */
+    /* MOVNTI is a plain store of a general register; MOVSXD a widening load. */
+    DECODES(M64, STORE(3, 4, RAX), 0x0f, 0xc3, 0x02);                           /* movnti %eax,(%rdx) */
+    DECODES(M64, STORE(4, 8, RAX), 0x48, 0x0f, 0xc3, 0x02);                     /* movnti %rax,(%rdx) */
+    DECODES(M64, MOVSX(4, 4, 8, RDX), 0x48, 0x63, 0x50, 0x20);                  /* movslq 0x20(%rax),%rdx */
+    DECODES(M64, LOAD(3, 4, RDX), 0x63, 0x50, 0x20);                            /* hand: movsxd 0x20(%rax),%edx */
+    DECODES(M64, LOAD(3, 2, RDX), 0x66, 0x63, 0x10);                            /* hand: movsxd (%rax),%dx */
+}
+
+/* PUSH and POP of memory: the operand size (64-bit mode: 8, or 2 with 0x66). */
+static void test_push_pop(void **state)
+{
+    (void)state;
+    DECODES(M64, PUSH(2, 8), 0xff, 0x30);                                       /* push (%rax) */
+    DECODES(M64, POP(3, 8), 0x8f, 0x40, 0x10);                                  /* pop 0x10(%rax) */
+    DECODES(M64, PUSH(3, 2), 0x66, 0xff, 0x30);                                 /* pushw (%rax) */
+    DECODES(M32, PUSH(6, 4), 0xff, 0x35, 0x20, 0x00, 0xe0, 0xfe);               /* push 0xfee00020 */
+    DECODES(M32, POP(2, 4), 0x8f, 0x00);                                        /* pop (%eax) */
+    DECODES(M32, PUSH(3, 2), 0x66, 0xff, 0x30);                                 /* pushw (%eax) */
+    DECODES(M16, PUSH(2, 2), 0xff, 0x37);                                       /* push (%bx) */
+    DECODES(M16, POP(3, 4), 0x66, 0x8f, 0x07);                                  /* popl (%bx) */
+}
+
 static void test_refused(void **state)
 {
     (void)state;
     struct mmio_insn got;
     assert_int_equal(decode_mmio(NULL, 0, M64, &got), -1);
-    /* String instructions: emulated elsewhere or not at all. */
-    REFUSED(M64, 0xf3, 0xa4);                                                  /* rep movsb */
-    REFUSED(M64, 0xa5);                                                        /* movsl */
-    REFUSED(M64, 0xf3, 0x48, 0xab);                                            /* rep stos %rax */
-    REFUSED(M64, 0xaa);                                                        /* stosb */
-    REFUSED(M32, 0xa4);                                                        /* movsb */
-    REFUSED(M32, 0xab);                                                        /* stosl */
+    /* String compares and scans, shifts, MUL/DIV, indirect branches, MMX, VEX. */
+    REFUSED(M64, 0xf3, 0xa7);                                                  /* repz cmpsl */
+    REFUSED(M64, 0xae);                                                        /* scas %es:(%rdi),%al */
+    REFUSED(M64, 0xd1, 0x20);                                                  /* shll (%rax) */
+    REFUSED(M64, 0xf7, 0x20);                                                  /* mull (%rax) */
+    REFUSED(M64, 0xff, 0x10);                                                  /* call *(%rax) */
+    REFUSED(M64, 0xff, 0x20);                                                  /* jmp *(%rax) */
+    REFUSED(M64, 0x0f, 0x6f, 0x00);                                            /* movq (%rax),%mm0 */
+    REFUSED(M64, 0x0f, 0x7e, 0x00);                                            /* hand: movd %mm0,(%rax) */
+    REFUSED(M64, 0xf3, 0x0f, 0x28, 0x00);                                      /* hand: (bad) */
+    REFUSED(M64, 0xc5, 0xfe, 0x6f, 0x00);                                      /* vmovdqu (%rax),%ymm0 */
     /* Register operands (mod 11) touch no memory. */
     REFUSED(M64, 0x89, 0xc2);                                                  /* mov %eax,%edx */
     REFUSED(M64, 0x0f, 0xb6, 0xc0);                                            /* movzbl %al,%eax */
     REFUSED(M64, 0xc7, 0xc0, 0, 0, 0, 0);                                      /* movl $0,%eax (C7 /0 form) */
     REFUSED(M64, 0x87, 0xd0);                                                  /* xchg %edx,%eax */
+    REFUSED(M64, 0x01, 0xc2);                                                  /* add %eax,%edx */
+    REFUSED(M64, 0x0f, 0x10, 0xc8);                                            /* movups %xmm0,%xmm1 */
+    REFUSED(M64, 0x0f, 0xa3, 0xc2);                                            /* bt %eax,%edx */
     /* Other opcodes and encodings. */
     REFUSED(M64, 0xc6, 0x08, 0x01);                                            /* C6 /1: (bad) */
-    REFUSED(M64, 0x01, 0x00);                                                  /* add %eax,(%rax) */
-    REFUSED(M64, 0x48, 0x63, 0x00);                                            /* movslq (%rax),%rax */
     REFUSED(M64, 0x48, 0x8d, 0x00);                                            /* lea (%rax),%rax */
     REFUSED(M64, 0xb8, 0, 0, 0, 0);                                            /* mov $0,%eax */
     REFUSED(M64, 0x92);                                                        /* xchg %eax,%edx */
-    REFUSED(M64, 0xf0, 0x89, 0x10);                                            /* lock mov: #UD */
     REFUSED(M64, 0x0f, 0xb8, 0x00);                                            /* hand: 0F B8 */
+    REFUSED(M64, 0x8f, 0x08);                                                  /* hand: 8F /1 (XOP) */
     REFUSED(M64, 0x0f);
-    /* Outside 64-bit mode 0x40-0x4F are INC/DEC, not REX. */
+    /* Outside 64-bit mode 0x40-0x4F are INC/DEC, not REX, and 0x63 is ARPL. */
     REFUSED(M32, 0x48, 0x89, 0x10);
     REFUSED(M16, 0x41, 0x8b, 0x04);
+    REFUSED(M32, 0x63, 0x50, 0x20);
+}
+
+/* LOCK with an instruction that is not a read-modify-write of memory is #UD (SDM Vol. 2 "LOCK"). */
+static void test_lock_ud(void **state)
+{
+    (void)state;
+    UD(M64, 0xf0, 0x89, 0x02);                                                 /* lock mov %eax,(%rdx) */
+    UD(M64, 0xf0, 0x83, 0x38, 0x01);                                           /* lock cmpl $0x1,(%rax) */
+    UD(M64, 0xf0, 0x0f, 0xba, 0x20, 0x01);                                     /* lock btl $0x1,(%rax) */
+    UD(M64, 0xf0, 0x03, 0x00);                                                 /* lock add (%rax),%eax */
+    UD(M64, 0xf0, 0x85, 0x00);                                                 /* lock test %eax,(%rax) */
+    UD(M64, 0xf0, 0x0f, 0x10, 0x00);                                           /* lock movups (%rax),%xmm0 */
+    UD(M64, 0xf0, 0xf3, 0xa5);                                                 /* lock rep movsl */
+    UD(M64, 0xf0, 0xff, 0x30);                                                 /* lock push (%rax) */
 }
 
 static void test_store_data(void **state)
@@ -302,6 +511,200 @@ static void test_load_result(void **state)
     assert_int_equal(mmio_load_result(&i, old, 0xCAFE), 0xCAFE);
 }
 
+/* ---- emulate.c: results and flags, against this host's CPU executing the same instruction. */
+
+#define STATUS EMU_STATUS_FLAGS
+
+/* Runs "insn src, dst" (AT&T order) of type T on the host with the status flags of *flags in,
+ * and returns dst and the flags out. IF stays as user mode has it (POPF ignores it there). */
+#define HOST2(insn, T)                                                                       \
+    do {                                                                                     \
+        T dd = (T)d, ss = (T)s;                                                              \
+        uint64_t f = (*flags & STATUS) | 0x202;                                              \
+        __asm__ volatile("push %[f]\n\tpopfq\n\t" insn " %[s], %[d]\n\tpushfq\n\tpop %[f]"    \
+                         : [d] "+r"(dd), [f] "+r"(f) : [s] "r"(ss) : "cc");                  \
+        *flags = f & STATUS;                                                                 \
+        return (uint64_t)dd;                                                                 \
+    } while (0)
+#define HOST1(insn, T)                                                                       \
+    do {                                                                                     \
+        T dd = (T)d;                                                                         \
+        uint64_t f = (*flags & STATUS) | 0x202;                                              \
+        __asm__ volatile("push %[f]\n\tpopfq\n\t" insn " %[d]\n\tpushfq\n\tpop %[f]"          \
+                         : [d] "+r"(dd), [f] "+r"(f) : : "cc");                              \
+        *flags = f & STATUS;                                                                 \
+        return (uint64_t)dd;                                                                 \
+    } while (0)
+#define HOST_SIZES(HOST, insn)                                                               \
+    switch (size) {                                                                          \
+    case 1: HOST(insn, uint8_t);                                                             \
+    case 2: HOST(insn, uint16_t);                                                            \
+    case 4: HOST(insn, uint32_t);                                                            \
+    default: HOST(insn, uint64_t);                                                           \
+    }
+/* BT* have no byte form. */
+#define HOST_WIDE(insn)                                                                      \
+    switch (size) {                                                                          \
+    case 2: HOST2(insn, uint16_t);                                                           \
+    case 4: HOST2(insn, uint32_t);                                                           \
+    default: HOST2(insn, uint64_t);                                                          \
+    }
+
+static uint64_t host_alu(enum emu_op op, unsigned size, uint64_t d, uint64_t s, uint64_t *flags)
+{
+    switch (op) {
+    case EMU_ADD: HOST_SIZES(HOST2, "add");
+    case EMU_OR: HOST_SIZES(HOST2, "or");
+    case EMU_ADC: HOST_SIZES(HOST2, "adc");
+    case EMU_SBB: HOST_SIZES(HOST2, "sbb");
+    case EMU_AND: HOST_SIZES(HOST2, "and");
+    case EMU_SUB: HOST_SIZES(HOST2, "sub");
+    case EMU_XOR: HOST_SIZES(HOST2, "xor");
+    case EMU_CMP: HOST_SIZES(HOST2, "cmp");
+    case EMU_TEST: HOST_SIZES(HOST2, "test");
+    case EMU_INC: HOST_SIZES(HOST1, "inc");
+    case EMU_DEC: HOST_SIZES(HOST1, "dec");
+    case EMU_NOT: HOST_SIZES(HOST1, "not");
+    case EMU_NEG: HOST_SIZES(HOST1, "neg");
+    case EMU_BT: HOST_WIDE("bt");
+    case EMU_BTS: HOST_WIDE("bts");
+    case EMU_BTR: HOST_WIDE("btr");
+    default: HOST_WIDE("btc");
+    }
+}
+
+/* The flags the SDM defines for op (the rest are "undefined" and not compared). */
+static uint64_t defined_flags(enum emu_op op)
+{
+    switch (op) {
+    case EMU_AND: case EMU_OR: case EMU_XOR: case EMU_TEST:
+        return STATUS & ~(uint64_t)EMU_AF;
+    case EMU_NOT:
+        return STATUS;                  /* none affected: all must be kept */
+    case EMU_BT: case EMU_BTS: case EMU_BTR: case EMU_BTC:
+        return EMU_CF | EMU_ZF;         /* CF is the bit, ZF is kept */
+    default:
+        return STATUS;
+    }
+}
+
+static uint64_t next_random(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Every operation at every size, on edge values and random ones, with CF both ways: the same
+ * result and defined flags as the CPU; the other bits of RFLAGS untouched. */
+static void test_alu_against_cpu(void **state)
+{
+    (void)state;
+    static const uint64_t edges[] = {
+        0, 1, 2, 0x0F, 0x10, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000,
+        0xFFFFFFFF, 0x7FFFFFFFFFFFFFFFull, 0x8000000000000000ull, ~0ull, 0x5555555555555555ull,
+    };
+    const size_t n_edges = sizeof edges / sizeof edges[0];
+    static const unsigned sizes[] = { 1, 2, 4, 8 };
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    unsigned checked = 0;
+    for (int op = EMU_ADD; op <= EMU_BTC; op++) {
+        for (size_t si = 0; si < 4; si++) {
+            unsigned size = sizes[si];
+            if (size == 1 && op >= EMU_BT)
+                continue;
+            for (size_t i = 0; i < n_edges * n_edges + 2000; i++) {
+                uint64_t d = i < n_edges * n_edges ? edges[i / n_edges] : next_random(&x);
+                uint64_t s = i < n_edges * n_edges ? edges[i % n_edges] : next_random(&x);
+                if (i >= n_edges * n_edges && (i & 1))
+                    s &= 0x3F;          /* small bit offsets and addends too */
+                for (uint64_t cf = 0; cf <= 1; cf++) {
+                    uint64_t in = (next_random(&x) & STATUS) | (cf ? EMU_CF : 0);
+                    uint64_t want_f = in, got_f = in | 0xFFFF0000ull;   /* other bits: kept */
+                    uint64_t want = host_alu((enum emu_op)op, size, d, s, &want_f);
+                    uint64_t got = emu_alu((enum emu_op)op, size, d, s, &got_f);
+                    uint64_t mask = defined_flags((enum emu_op)op);
+                    if (op == EMU_CMP || op == EMU_TEST || op == EMU_BT)
+                        want = emu_low(d, size);
+                    if (got != emu_low(want, size) || (got_f & mask) != (want_f & mask) ||
+                        (got_f & ~(uint64_t)STATUS) != 0xFFFF0000ull)
+                        fail_msg("op %d size %u d 0x%llx s 0x%llx flags 0x%llx: got 0x%llx/0x%llx, cpu 0x%llx/0x%llx",
+                                 op, size, (unsigned long long)d, (unsigned long long)s, (unsigned long long)in,
+                                 (unsigned long long)got, (unsigned long long)got_f,
+                                 (unsigned long long)want, (unsigned long long)want_f);
+                    if (op >= EMU_BT && (got_f & (EMU_OF | EMU_SF | EMU_AF | EMU_PF)) !=
+                                        (in & (EMU_OF | EMU_SF | EMU_AF | EMU_PF)))
+                        fail_msg("BT* changed an undefined flag");
+                    checked++;
+                }
+            }
+        }
+    }
+    assert_true(checked > 100000);
+}
+
+/* The rules by name, so a failure says which (SDM Vol. 1 3.4.3.1, Vol. 2 each instruction). */
+static void test_alu_rules(void **state)
+{
+    (void)state;
+    uint64_t f;
+#define FLAGS_AFTER(op, size, d, s, in, result, out)                                          \
+    do {                                                                                      \
+        f = (in);                                                                             \
+        assert_int_equal(emu_alu(op, size, d, s, &f), result);                                \
+        assert_int_equal(f, out);                                                             \
+    } while (0)
+    /* ADD: 0x7F + 1 overflows a signed byte, carries out of bit 3, sets SF; no carry out. */
+    FLAGS_AFTER(EMU_ADD, 1, 0x7F, 1, 0, 0x80, EMU_OF | EMU_SF | EMU_AF);
+    /* ADD: 0xFF + 1 = 0 with CF, ZF, AF, PF (zero has even parity). */
+    FLAGS_AFTER(EMU_ADD, 1, 0xFF, 1, 0, 0, EMU_CF | EMU_ZF | EMU_AF | EMU_PF);
+    /* ADC adds CF; SBB subtracts it. */
+    FLAGS_AFTER(EMU_ADC, 4, 1, 1, EMU_CF, 3, EMU_PF);
+    FLAGS_AFTER(EMU_SBB, 4, 0, 0, EMU_CF, 0xFFFFFFFF, EMU_CF | EMU_SF | EMU_AF | EMU_PF);
+    /* SUB/CMP: a borrow sets CF; CMP leaves the destination. */
+    FLAGS_AFTER(EMU_CMP, 4, 0x10, 0x20, 0, 0x10, EMU_CF | EMU_SF | EMU_PF);
+    FLAGS_AFTER(EMU_CMP, 2, 0x8000, 1, 0, 0x8000, EMU_OF | EMU_AF | EMU_PF);
+    /* INC/DEC keep CF. */
+    FLAGS_AFTER(EMU_INC, 4, 0xFFFFFFFF, 0, EMU_CF, 0, EMU_CF | EMU_ZF | EMU_AF | EMU_PF);
+    FLAGS_AFTER(EMU_DEC, 1, 0x80, 0, 0, 0x7F, EMU_OF | EMU_AF);
+    /* NEG: CF = (operand != 0); NEG of the most negative number overflows. */
+    FLAGS_AFTER(EMU_NEG, 4, 0, 0, EMU_CF, 0, EMU_ZF | EMU_PF);
+    FLAGS_AFTER(EMU_NEG, 1, 0x80, 0, 0, 0x80, EMU_CF | EMU_OF | EMU_SF);
+    /* AND/OR/XOR/TEST clear CF and OF. */
+    FLAGS_AFTER(EMU_OR, 4, 0x20, 0x10, EMU_CF | EMU_OF, 0x30, EMU_PF);
+    FLAGS_AFTER(EMU_AND, 4, 0xF0, 0x0F, EMU_CF, 0, EMU_ZF | EMU_PF);
+    FLAGS_AFTER(EMU_TEST, 8, 0x8000000000000000ull, ~0ull, 0, 0x8000000000000000ull, EMU_SF | EMU_PF);
+    /* NOT changes no flag. */
+    FLAGS_AFTER(EMU_NOT, 2, 0x00FF, 0, EMU_ZF | EMU_CF, 0xFF00, EMU_ZF | EMU_CF);
+    /* BT*: CF is the bit (offset modulo the operand width); ZF kept. */
+    FLAGS_AFTER(EMU_BT, 4, 0x10, 4, EMU_ZF, 0x10, EMU_CF | EMU_ZF);
+    FLAGS_AFTER(EMU_BTS, 4, 0x10, 36, 0, 0x10, EMU_CF);
+    FLAGS_AFTER(EMU_BTS, 2, 0, 15, EMU_CF, 0x8000, 0);
+    FLAGS_AFTER(EMU_BTR, 8, ~0ull, 63, 0, 0x7FFFFFFFFFFFFFFFull, EMU_CF);
+    FLAGS_AFTER(EMU_BTC, 4, 0, 0, 0, 1, 0);
+#undef FLAGS_AFTER
+    /* Which ops write their result, which take LOCK. */
+    assert_false(emu_writes_result(EMU_CMP));
+    assert_false(emu_writes_result(EMU_TEST));
+    assert_false(emu_writes_result(EMU_BT));
+    assert_true(emu_writes_result(EMU_BTS));
+    assert_true(emu_lockable(EMU_NEG));
+    assert_false(emu_lockable(EMU_CMP));
+}
+
+/* Writing part of a register (SDM Vol. 1 3.4.1.1). */
+static void test_reg_merge(void **state)
+{
+    (void)state;
+    const uint64_t old = 0x1111222233334444ull;
+    assert_int_equal(emu_reg_merge(old, 0xAB, 1, false), 0x11112222333344ABull);
+    assert_int_equal(emu_reg_merge(old, 0xAB, 1, true), 0x111122223333AB44ull);
+    assert_int_equal(emu_reg_merge(old, 0xABCDEF, 2, false), 0x111122223333CDEFull);
+    assert_int_equal(emu_reg_merge(old, 0xFFFFFFFF89ABCDEFull, 4, false), 0x89ABCDEFull);
+    assert_int_equal(emu_reg_merge(old, 0xFFFFFFFF89ABCDEFull, 8, false), 0xFFFFFFFF89ABCDEFull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,9 +715,18 @@ int main(void)
         cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_mode32),
         cmocka_unit_test(test_mode16),
+        cmocka_unit_test(test_alu_64),
+        cmocka_unit_test(test_alu_32_16),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_push_pop),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_lock_ud),
         cmocka_unit_test(test_store_data),
         cmocka_unit_test(test_load_result),
+        cmocka_unit_test(test_alu_against_cpu),
+        cmocka_unit_test(test_alu_rules),
+        cmocka_unit_test(test_reg_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -249,20 +249,20 @@ static void test_ept_violation_mmio(void **state)
     }
 }
 
-/* An instruction the decoder refuses (a string move) still goes to the VM layer, marked not
+/* An instruction the decoder refuses (a string compare) still goes to the VM layer, marked not
  * decoded, with its first bytes for the report. */
 static void test_ept_violation_undecodable(void **state)
 {
     (void)state;
     fake_vmcs_set(GUEST_CS_AR_BYTES, 0xC09B);
     fake_vmcs_set(GUEST_PHYSICAL_ADDRESS, 0xFEC00000);
-    memcpy(ram + START_RIP, "\xF3\xA5", 2);                 /* rep movsl */
+    memcpy(ram + START_RIP, "\xF3\xA7", 2);                 /* repz cmpsl */
     v.exit_reason = EXIT_REASON_EPT_VIOLATION;
     v.exit_qual = 2;
     assert_int_equal(exit_dispatch(&v), EXIT_REQUEST);
     assert_false(v.req.mmio.decoded);
     assert_int_equal(v.req.mmio.bytes[0], 0xF3);
-    assert_int_equal(v.req.mmio.bytes[1], 0xA5);
+    assert_int_equal(v.req.mmio.bytes[1], 0xA7);
 }
 
 int main(void)
