@@ -94,6 +94,30 @@ static inline void mmio_write32(uint32_t addr, uint32_t v)
     __asm__ volatile("movl %0, (%1)" : : "r"(v), "r"(addr) : "memory");
 }
 
+static inline uint8_t mmio_read8(uint32_t addr)
+{
+    uint8_t v;
+    __asm__ volatile("movb (%1), %0" : "=q"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+static inline uint16_t mmio_read16(uint32_t addr)
+{
+    uint16_t v;
+    __asm__ volatile("movw (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+static inline void mmio_write8(uint32_t addr, uint8_t v)
+{
+    __asm__ volatile("movb %0, (%1)" : : "q"(v), "r"(addr) : "memory");
+}
+
+static inline void mmio_write16(uint32_t addr, uint16_t v)
+{
+    __asm__ volatile("movw %0, (%1)" : : "r"(v), "r"(addr) : "memory");
+}
+
 #define GUEST_CR_ACCESSORS(n) \
     static inline uint32_t read_cr##n(void) \
     { uint32_t v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; } \

@@ -119,6 +119,37 @@ int guest_try(void (*fn)(void *), void *arg)
     return -1;
 }
 
+struct msr_op {
+    uint32_t msr;
+    uint64_t value;
+};
+
+static void do_rdmsr(void *arg)
+{
+    struct msr_op *op = arg;
+    op->value = rdmsr(op->msr);
+}
+
+static void do_wrmsr(void *arg)
+{
+    struct msr_op *op = arg;
+    wrmsr(op->msr, op->value);
+}
+
+int rdmsr_safe(uint32_t msr, uint64_t *value)
+{
+    struct msr_op op = { msr, 0 };
+    int vec = guest_try(do_rdmsr, &op);
+    *value = op.value;
+    return vec;
+}
+
+int wrmsr_safe(uint32_t msr, uint64_t value)
+{
+    struct msr_op op = { msr, value };
+    return guest_try(do_wrmsr, &op);
+}
+
 uint32_t guest_try_error(void)
 {
     return try_error;

@@ -57,6 +57,10 @@ const char *exception_name(unsigned vector);
  */
 int guest_try(void (*fn)(void *), void *arg);
 uint32_t guest_try_error(void);
+/* RDMSR/WRMSR under guest_try: the vector raised (#GP for an MSR the CPU lacks), or -1;
+ * rdmsr_safe stores the value read (0 after a fault). */
+int rdmsr_safe(uint32_t msr, uint64_t *value);
+int wrmsr_safe(uint32_t msr, uint64_t value);
 /* The EFLAGS the CPU pushed for the last exception guest_try() caught (RF is bit 16). */
 uint32_t guest_try_eflags(void);
 /* The EIP the CPU pushed for it (the faulting instruction, or the next one for a trap). */

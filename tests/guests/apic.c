@@ -279,22 +279,6 @@ static void check_self_ipi(void)
     test_check(esr == 0, "ESR = 0x%x after the IPIs (no errors)", esr);
 }
 
-struct msr_op {
-    uint32_t msr;
-    uint64_t value;
-};
-
-static void do_wrmsr(void *arg)
-{
-    struct msr_op *op = arg;
-    wrmsr(op->msr, op->value);
-}
-
-static void do_rdmsr(void *arg)
-{
-    struct msr_op *op = arg;
-    op->value = rdmsr(op->msr);
-}
 
 static void check_x2apic(uint32_t xapic_version)
 {
@@ -323,16 +307,14 @@ static void check_x2apic(uint32_t xapic_version)
     n = wait_hits(v, 2, SLACK_US);
     test_check(n == 2, "x2APIC: ICR (MSR 0x830) self-IPI delivered (%u)", n);
 
-    struct msr_op op = { X2APIC_MSR(LAPIC_EOI), 1 };
-    int vec = guest_try(do_wrmsr, &op);
+    int vec = wrmsr_safe(X2APIC_MSR(LAPIC_EOI), 1);
     test_check(vec == VEC_GP, "x2APIC: wrmsr 0x80b (EOI) = 1 raises #GP (got %s%d)",
                vec < 0 ? "no fault, " : "vector ", vec);
-    op = (struct msr_op){ X2APIC_MSR(LAPIC_EOI), 0 };
-    vec = guest_try(do_rdmsr, &op);
+    uint64_t value;
+    vec = rdmsr_safe(X2APIC_MSR(LAPIC_EOI), &value);
     test_check(vec == VEC_GP, "x2APIC: rdmsr 0x80b (EOI is write-only) raises #GP (got %s%d)",
                vec < 0 ? "no fault, " : "vector ", vec);
-    op = (struct msr_op){ X2APIC_MSR(LAPIC_SELF_IPI), 0x100 };
-    vec = guest_try(do_wrmsr, &op);
+    vec = wrmsr_safe(X2APIC_MSR(LAPIC_SELF_IPI), 0x100);
     test_check(vec == VEC_GP, "x2APIC: wrmsr 0x83f (SELF IPI) = 0x100 (reserved bits) raises #GP (got %s%d)",
                vec < 0 ? "no fault, " : "vector ", vec);
 

@@ -28,34 +28,10 @@
 static uint32_t initial_id;     /* CPUID.1:EBX[31:24]: the ID the hardware assigned */
 static uint32_t version;        /* the version register as first read */
 
-struct msr_op {
-    uint32_t msr;
-    uint64_t value;
-};
-
-static void do_wrmsr(void *arg)
-{
-    struct msr_op *op = arg;
-    wrmsr(op->msr, op->value);
-}
-
-static void do_rdmsr(void *arg)
-{
-    struct msr_op *op = arg;
-    op->value = rdmsr(op->msr);
-}
-
-/* WRMSR msr = value; the exception vector it raised, or -1. */
-static int try_wrmsr(uint32_t msr, uint64_t value)
-{
-    struct msr_op op = { msr, value };
-    return guest_try(do_wrmsr, &op);
-}
-
 static int try_rdmsr(uint32_t msr)
 {
-    struct msr_op op = { msr, 0 };
-    return guest_try(do_rdmsr, &op);
+    uint64_t v;
+    return rdmsr_safe(msr, &v);
 }
 
 /* "no fault" or the vector, for the check lines. */
@@ -88,7 +64,7 @@ static unsigned maxphyaddr(void)
 /* A legal IA32_APIC_BASE write: no fault, and the MSR reads back what was written. */
 static void legal(uint64_t value, const char *rule, const char *what)
 {
-    int vec = try_wrmsr(MSR_IA32_APIC_BASE, value);
+    int vec = wrmsr_safe(MSR_IA32_APIC_BASE, value);
     uint64_t now = rdmsr(MSR_IA32_APIC_BASE);
     test_check(vec < 0 && now == value, "%s: %s: WRMSR 0x%llx is legal (%s; reads 0x%llx)", rule, what,
                value, fault(vec), now);
@@ -98,7 +74,7 @@ static void legal(uint64_t value, const char *rule, const char *what)
 static void illegal(uint64_t value, const char *rule, const char *what)
 {
     uint64_t before = rdmsr(MSR_IA32_APIC_BASE);
-    int vec = try_wrmsr(MSR_IA32_APIC_BASE, value);
+    int vec = wrmsr_safe(MSR_IA32_APIC_BASE, value);
     uint64_t now = rdmsr(MSR_IA32_APIC_BASE);
     test_check(vec == VEC_GP && now == before, "%s: %s: WRMSR 0x%llx raises #GP (%s), IA32_APIC_BASE "
                "stays 0x%llx (reads 0x%llx)", rule, what, value, fault(vec), before, now);
@@ -126,7 +102,7 @@ static void check_page_answers(uint32_t base, const char *rule, const char *why)
 static void check_x2apic_msrs_fault(const char *rule, const char *why)
 {
     int r = try_rdmsr(X2APIC_MSR(LAPIC_VERSION));
-    int w = try_wrmsr(X2APIC_MSR(LAPIC_TPR), 0);
+    int w = wrmsr_safe(X2APIC_MSR(LAPIC_TPR), 0);
     test_check(r == VEC_GP && w == VEC_GP, "%s: %s: RDMSR 0x803 and WRMSR 0x808 raise #GP (%s, %s)",
                rule, why, fault(r), fault(w));
 }

@@ -11,35 +11,9 @@
 #define FEATURE_CONTROL_VMXON_OUTSIDE_SMX (1ull << 2)
 #define EFER_LMA            (1ull << 10)
 
-struct msr_op {
-    uint32_t msr;
-    uint64_t value;
-};
-
-static void do_rdmsr(void *arg)
-{
-    struct msr_op *op = arg;
-    op->value = rdmsr(op->msr);
-}
-
-static void do_wrmsr(void *arg)
-{
-    struct msr_op *op = arg;
-    wrmsr(op->msr, op->value);
-}
-
-/* Read msr; returns the vector it raised, or -1 with the value in *value. */
-static int try_rdmsr(uint32_t msr, uint64_t *value)
-{
-    struct msr_op op = { msr, 0 };
-    int vec = guest_try(do_rdmsr, &op);
-    *value = op.value;
-    return vec;
-}
-
 static void check_readable(uint32_t msr, const char *name, uint64_t *value)
 {
-    int vec = try_rdmsr(msr, value);
+    int vec = rdmsr_safe(msr, value);
     if (vec < 0)
         test_pass("rdmsr %s (0x%x) = 0x%llx", name, msr, *value);
     else
@@ -49,33 +23,26 @@ static void check_readable(uint32_t msr, const char *name, uint64_t *value)
 static void check_unknown(uint32_t msr)
 {
     uint64_t value;
-    int vec = try_rdmsr(msr, &value);
+    int vec = rdmsr_safe(msr, &value);
     test_check(vec == VEC_GP, "rdmsr 0x%x (unknown) raises #GP (got %s%d)",
                msr, vec < 0 ? "no fault, vector " : "vector ", vec);
 
-    struct msr_op op = { msr, 0x1122334455667788ull };
-    vec = guest_try(do_wrmsr, &op);
+    vec = wrmsr_safe(msr, 0x1122334455667788ull);
     test_check(vec == VEC_GP, "wrmsr 0x%x (unknown) raises #GP (got %s%d)",
                msr, vec < 0 ? "no fault, vector " : "vector ", vec);
-}
-
-static int try_wrmsr(uint32_t msr, uint64_t value)
-{
-    struct msr_op op = { msr, value };
-    return guest_try(do_wrmsr, &op);
 }
 
 /* One write: whether it faults as the SDM says, and what a read gives back after it. */
 static void check_write(uint32_t msr, const char *name, uint64_t value, bool gp, uint64_t mask,
                         uint64_t want)
 {
-    int vec = try_wrmsr(msr, value);
+    int vec = wrmsr_safe(msr, value);
     if (gp) {
         test_check(vec == VEC_GP, "wrmsr %s 0x%llx: #GP (got vector %d)", name, value, vec);
         return;
     }
     uint64_t got = 0;
-    int rvec = try_rdmsr(msr, &got);
+    int rvec = rdmsr_safe(msr, &got);
     test_check(vec < 0 && rvec < 0 && (got & mask) == want, "wrmsr %s 0x%llx, then rdmsr: "
                "0x%llx (mask 0x%llx, want 0x%llx; vectors %d %d)", name, value, got, mask, want,
                vec, rvec);
@@ -112,15 +79,15 @@ static void check_emulated(void)
     check_readable(MSR_IA32_TSC_ADJUST, "IA32_TSC_ADJUST", &v);
     test_check(v == 0, "IA32_TSC_ADJUST is 0 at reset (0x%llx)", v);
     uint64_t before = rdtsc();
-    int vec = try_wrmsr(MSR_IA32_TSC, target);
+    int vec = wrmsr_safe(MSR_IA32_TSC, target);
     uint64_t now = rdtsc();
     test_check(vec < 0 && now >= target && now - target < 1000000000ull,
                "wrmsr IA32_TSC 0x%llx: RDTSC continues from it (0x%llx)", target, now);
-    try_rdmsr(MSR_IA32_TSC_ADJUST, &v);
+    rdmsr_safe(MSR_IA32_TSC_ADJUST, &v);
     /* delta = target - (the TSC at the write), and that TSC was a little after `before` */
     test_check(v <= target - before && v > target - before - 1000000000ull,
                "IA32_TSC_ADJUST moved with it (0x%llx, the TSC was 0x%llx)", v, before);
-    vec = try_wrmsr(MSR_IA32_TSC_ADJUST, 0);
+    vec = wrmsr_safe(MSR_IA32_TSC_ADJUST, 0);
     now = rdtsc();
     test_check(vec < 0 && now < target, "wrmsr IA32_TSC_ADJUST 0: RDTSC back near 0x%llx (0x%llx)",
                before, now);
@@ -146,7 +113,7 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     check_unknown(MSR_UNKNOWN_LOW);
     check_unknown(MSR_UNKNOWN_HIGH);
 
-    int vec = try_rdmsr(MSR_IA32_FEATURE_CONTROL, &fc);
+    int vec = rdmsr_safe(MSR_IA32_FEATURE_CONTROL, &fc);
     if (vec >= 0)
         test_fail("rdmsr IA32_FEATURE_CONTROL (0x3a) raised %s (vector %d)", exception_name(vec), vec);
     else

@@ -24,31 +24,7 @@
 #define IOAPIC_VECTOR   0x77            /* ... and routes it to vector 0x77 */
 #define SPURIOUS_VECTOR 0xff
 
-/* ---- Single MOVs to device memory, one per width (what the MMIO decoder handles). */
-
-static inline uint8_t mmio_read8(uint32_t addr)
-{
-    uint8_t v;
-    __asm__ volatile("movb (%1), %0" : "=q"(v) : "r"(addr) : "memory");
-    return v;
-}
-
-static inline uint16_t mmio_read16(uint32_t addr)
-{
-    uint16_t v;
-    __asm__ volatile("movw (%1), %0" : "=r"(v) : "r"(addr) : "memory");
-    return v;
-}
-
-static inline void mmio_write8(uint32_t addr, uint8_t v)
-{
-    __asm__ volatile("movb %0, (%1)" : : "q"(v), "r"(addr) : "memory");
-}
-
-static inline void mmio_write16(uint32_t addr, uint16_t v)
-{
-    __asm__ volatile("movw %0, (%1)" : : "r"(v), "r"(addr) : "memory");
-}
+/* mmio_read8/16/32 and mmio_write8/16/32 (guest/lib/arch.h): single MOVs of each width. */
 
 /* rep outsb: n bytes of buf to port (kvm-unit-tests' emulator test_stringio). */
 static inline void outsb(uint16_t port, const void *buf, uint32_t n)

@@ -5,15 +5,13 @@
  * on_bad_access=crash and expects the old stop. */
 #include "guest.h"
 
-static uint8_t read8(uint32_t a) { uint8_t v; __asm__ volatile("movb (%1), %0" : "=q"(v) : "r"(a) : "memory"); return v; }
-static uint16_t read16(uint32_t a) { uint16_t v; __asm__ volatile("movw (%1), %0" : "=r"(v) : "r"(a) : "memory"); return v; }
 static uint32_t movzx8(uint32_t a) { uint32_t v; __asm__ volatile("movzbl (%1), %0" : "=r"(v) : "r"(a) : "memory"); return v; }
 
 static void check_address(uint32_t a, const char *what)
 {
     uint32_t d = mmio_read32(a);
-    uint16_t w = read16(a);
-    uint8_t b = read8(a);
+    uint16_t w = mmio_read16(a);
+    uint8_t b = mmio_read8(a);
     test_check(d == 0xffffffffu && w == 0xffff && b == 0xff,
                "read of %s at 0x%08x: all-ones (32: 0x%08x, 16: 0x%04x, 8: 0x%02x)", what, a, d, w, b);
     uint32_t z = movzx8(a);
