@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emu  # noqa: E402
+from scenario import wait_next  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ISO = ROOT / "build" / "tests" / "iso" / "bench.iso"
@@ -79,16 +80,12 @@ def parse(rx, text):
 
 
 def wait_for(m, pattern, timeout, what):
-    """expect_line(PATTERN) that fails fast on a hypervisor panic, with a clear message."""
-    rx = re.compile(f"(?:{pattern})|(?:{emu.PANIC_RE})", re.M)
+    """The next line matching PATTERN (scenario.wait_next: in order, failing fast on a
+    hypervisor panic), or BenchError saying what never came."""
     try:
-        got = m.expect_line(rx, timeout)
+        return wait_next(m, pattern, timeout)
     except emu.EmuError as e:
         raise BenchError(f"{what} never came: {e}")
-    if got.group(0).startswith("PANIC: "):
-        time.sleep(1)
-        raise BenchError(f"the hypervisor panicked while waiting for {what}\n{m.diagnostics()}")
-    return got
 
 
 def command(m, cmd, last, timeout=30):

@@ -18,9 +18,9 @@ def complete_log(m):
     return log[:log.rfind("\n") + 1]
 
 
-def fail_if_gone(m, what):
-    """Raise EmuError if the hypervisor panicked or the emulator ended."""
-    panic = PANIC_LINE.search(complete_log(m))
+def fail_if_gone(m, what, expect_panic=False):
+    """Raise EmuError if the hypervisor panicked (unless EXPECT_PANIC) or the emulator ended."""
+    panic = None if expect_panic else PANIC_LINE.search(complete_log(m))
     if panic:
         # Let the whole report (registers, backtrace) reach the log for the diagnostics.
         deadline = time.monotonic() + 3
@@ -33,11 +33,12 @@ def fail_if_gone(m, what):
                            f"{what}\n{m.diagnostics(tail=40)}")
 
 
-def wait_line(m, pattern, timeout, start=0, partial=False):
+def wait_line(m, pattern, timeout, start=0, partial=False, expect_panic=False):
     """The first line at or after offset START matching PATTERN (regex, re.M).
 
     Only complete lines unless PARTIAL (for the prompt, which no newline follows).
-    Fails early on a host panic or when the emulator ends."""
+    Fails early on a host panic (unless EXPECT_PANIC: the panic tests wait for one) or
+    when the emulator ends."""
     rx = re.compile(pattern, re.M)
     deadline = time.monotonic() + timeout
     while True:
@@ -46,11 +47,19 @@ def wait_line(m, pattern, timeout, start=0, partial=False):
         # An empty match at the very end is not a line yet: the log is still arriving.
         if found and not (found.start() == found.end() == len(text)):
             return found
-        fail_if_gone(m, f"/{pattern}/")
+        fail_if_gone(m, f"/{pattern}/", expect_panic)
         if time.monotonic() > deadline:
             raise emu.EmuError(f"/{pattern}/ did not appear within {timeout} s\n"
                                f"{m.diagnostics(tail=40)}")
         time.sleep(0.1)
+
+
+def wait_next(m, pattern, timeout, partial=False, expect_panic=False):
+    """wait_line() after the last line wait_next() found on M: for checking lines in the order
+    the hypervisor prints them (the boot report, a command and its answer)."""
+    found = wait_line(m, pattern, timeout, getattr(m, "next_offset", 0), partial, expect_panic)
+    m.next_offset = found.end()
+    return found
 
 
 def status_lines(m, guest, start=0, end=None, prefixed=True):

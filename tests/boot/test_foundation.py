@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import emu
-from scenario import assert_no_panic
+from scenario import assert_no_panic, wait_next
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOT_ISO = ROOT / "build" / "tests" / "iso" / "boot.iso"
@@ -29,8 +29,8 @@ PANIC_REGS = ("RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "RSP",
 
 def expect_banner(m, loader, cmdline):
     """Banner, then the boot line naming LOADER with exactly CMDLINE (a regex)."""
-    m.expect_line(r"^hv: anfitrion 0\.1\.\d+\S*$", BOOT_WAIT)
-    line = m.expect_line(r"^hv: boot: .*$", 10).group(0)
+    wait_next(m, r"^hv: anfitrion 0\.1\.\d+\S*$", BOOT_WAIT)
+    line = wait_next(m, r"^hv: boot: .*$", 10).group(0)
     # "from LOADER-NAME" (GRUB's or QEMU's boot loader name) may follow the protocol.
     assert re.fullmatch(rf'hv: boot: {loader}(?: from [^,"]*)?, cmdline "{cmdline}"', line), \
         f"boot line {line!r}: expected loader {loader} and cmdline /{cmdline}/"
@@ -38,7 +38,7 @@ def expect_banner(m, loader, cmdline):
 
 def expect_cpu(m, vtx):
     """The cpu line: every VT-x feature word present and = VTX ('yes' or 'no' for vmx)."""
-    line = m.expect_line(r"^hv: cpu: .*$", 30).group(0)
+    line = wait_next(m, r"^hv: cpu: .*$", 30).group(0)
     words = dict(re.findall(r"\b(\w+)=(yes|no)\b", line))
     missing = [k for k in VTX_FEATURES if k not in words]
     assert not missing, f"cpu line {line!r} lacks {missing}"
@@ -52,8 +52,8 @@ def expect_cpu(m, vtx):
 
 def expect_memory(m, megs):
     """The memory map (at least one usable range) and `memory: N MiB usable` with N near MEGS."""
-    m.expect_line(r"^hv: memory map:$", 30)
-    total = m.expect_line(r"^hv: memory: (\d+) MiB usable$", 30)
+    wait_next(m, r"^hv: memory map:$", 30)
+    total = wait_next(m, r"^hv: memory: (\d+) MiB usable$", 30)
     block = total.string[total.string.rfind("hv: memory map:", 0, total.start()):total.start()]
     ranges = re.findall(r"^hv:\s+0x([0-9a-f]{16})-0x([0-9a-f]{16}) (\w+)", block, re.M)
     assert ranges, f"no memory map ranges before {total.group(0)!r}"
@@ -66,20 +66,20 @@ def expect_memory(m, megs):
 
 def expect_timer(m):
     """The timer line: the measured rate within 20% of the programmed rate."""
-    t = m.expect_line(r"^hv: timer: .*?(\d+) Hz, measured (\d+) Hz.*$", 60)
+    t = wait_next(m, r"^hv: timer: .*?(\d+) Hz, measured (\d+) Hz.*$", 60)
     hz, measured = int(t.group(1)), int(t.group(2))
     assert hz > 0 and abs(measured - hz) <= 0.2 * hz, \
         f"timer programmed {hz} Hz but measured {measured} Hz: {t.group(0)!r}"
 
 
 def expect_prompt(m, timeout=60):
-    m.expect(emu.PROMPT_RE, timeout)
+    wait_next(m, emu.PROMPT_RE, timeout, partial=True)
 
 
 def shell(m, command, answer, timeout=20):
     """Type COMMAND at the prompt; return the match of ANSWER (a regex on a whole line)."""
     m.send(command + "\r")
-    got = m.expect_line(answer, timeout)
+    got = wait_next(m, answer, timeout)
     expect_prompt(m, timeout)
     return got
 
@@ -90,10 +90,10 @@ def cpu_ticks(m):
 
 def check_panic_report(m):
     """A PANIC naming the page fault, all registers, a backtrace, then silence."""
-    head = m.expect_line(r"^PANIC: .*$", BOOT_WAIT)
+    head = wait_next(m, r"^PANIC: .*$", BOOT_WAIT, expect_panic=True)
     assert "page fault" in head.group(0) and "#PF" in head.group(0), \
         f"panic line {head.group(0)!r} does not name the page fault (#PF)"
-    bt = m.expect_line(r"^backtrace:.*$", 20)
+    bt = wait_next(m, r"^backtrace:.*$", 20, expect_panic=True)
     report = bt.string[head.start():bt.end()]
     missing = [r for r in PANIC_REGS
                if not re.search(rf"\b{r}\s*[=:]\s*(0x)?[0-9a-fA-F]+\b", report)]
@@ -150,7 +150,7 @@ def test_qemu_iso_boot():
         expect_cpu(m, vtx=m.kvm)
         expect_memory(m, 256)
         if not m.kvm:
-            m.expect_line(r"^hv: no VT-x: \S.*$", 30)
+            wait_next(m, r"^hv: no VT-x: \S.*$", 30)
         expect_prompt(m)
         shell(m, "version", r"^.*anfitrion 0\.1.*$")
         assert_no_panic(m)
@@ -172,7 +172,7 @@ def test_qemu_kernel_multiboot1():
     """
     with emu.Machine("qemu", kernel=HV_ELF, append="loglevel=debug foo=bar") as m:
         expect_banner(m, "multiboot1", r"(?:\S*anfitrion\.elf )?loglevel=debug foo=bar")
-        m.expect_line(r'^hv: option "foo=bar": unknown, ignored$', 30)
+        wait_next(m, r'^hv: option "foo=bar": unknown, ignored$', 30)
         expect_prompt(m)
         unknown = re.findall(r'^hv: option "([^"]*)": unknown', m.log, re.M)
         assert unknown == ["foo=bar"], f"unknown options reported: {unknown}"

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import emu
+from scenario import wait_line
 
 ROOT = Path(__file__).resolve().parents[2]
 ISO = ROOT / "build" / "tests" / "iso" / "shares.iso"
@@ -19,14 +20,14 @@ SHARE = re.compile(r"^guest (\w+): \d+ exits, CPU share ([\d.]+)% of guest time"
 
 def test_cpu_bound_guests_get_equal_shares():
     with emu.Machine("bochs", iso=ISO, mem_mb=256, name="sched-shares") as m:
-        m.expect(r"hv: guest three: started", 90)
-        m.expect_line(r"^\[three\] crash: now", 60)
+        wait_line(m, r"^hv: guest three: started$", 90)
+        wait_line(m, r"^\[three\] crash: now", 60)
         # Let them compete for a while: five status lines of each tinyos.
         for name in ("one", "two"):
-            m.expect_line(rf"^\[{name}\] tick 500:", 120)
+            wait_line(m, rf"^\[{name}\] tick 500:", 120)
         start = len(m.log)
         m.send("stats\r")
-        m.expect(r"guest three: .*\n", 30)
+        wait_line(m, r"^guest three: .*$", 30, start)
         shares = {name: float(v) for name, v in SHARE.findall(m.log[start:])}
         assert set(shares) == {"one", "two", "three"}, f"stats lines: {shares}"
         mean = sum(shares.values()) / 3
