@@ -31,7 +31,8 @@ DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o dr
 	drivers/timer.o drivers/cmos.o
 VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \
 	vmx/exit.o vmx/trace.o vmx/exit_cpuid.o vmx/exit_msr.o vmx/exit_io.o vmx/exit_mmio.o \
-	vmx/decode.o vmx/emulate.o vmx/cr.o vmx/guest_mem.o vmx/xsave.o vmx/debugreg.o
+	vmx/decode.o vmx/emulate.o vmx/cr.o vmx/guest_mem.o vmx/xsave.o vmx/debugreg.o \
+	vmx/task_switch.o
 VDEV_OBJS    := kernel/vm/vdev/vdev.o kernel/vm/vdev/vuart.o kernel/vm/vdev/vpic.o kernel/vm/vdev/vpit.o \
 	kernel/vm/vdev/vrtc.o kernel/vm/vdev/vlapic.o kernel/vm/vdev/vioapic.o kernel/vm/vdev/vpci.o \
 	kernel/vm/vdev/vacpi.o kernel/vm/vdev/fwcfg.o kernel/vm/vdev/debugexit.o \

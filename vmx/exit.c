@@ -184,11 +184,6 @@ static enum exit_action exit_preemption_timer(struct vcpu *vcpu)
     return EXIT_YIELD;
 }
 
-static enum exit_action exit_task_switch(struct vcpu *vcpu)
-{
-    return exit_crash(vcpu, "hardware task switch (not emulated)");
-}
-
 typedef enum exit_action (*exit_handler_fn)(struct vcpu *vcpu);
 
 static const exit_handler_fn handlers[EXIT_REASON_MAX] = {

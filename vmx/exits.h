@@ -45,6 +45,8 @@ enum exit_action exit_wrmsr(struct vcpu *vcpu);
 enum exit_action exit_io(struct vcpu *vcpu);
 /* A data access at gpa (not RAM): decoded into an MMIO request (exit_mmio.c). */
 enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa, bool write);
+/* A hardware task switch, emulated on the VMCS's guest state (task_switch.c, SDM Vol. 3A 7.3). */
+enum exit_action exit_task_switch(struct vcpu *vcpu);
 
 /* Completions of a request the VM layer answered: finish the instruction. */
 enum exit_action io_complete(struct vcpu *vcpu);

@@ -175,6 +175,7 @@ void emu_xmm_write(unsigned n, const uint8_t in[16]) { memcpy(fake_xmm[n & 15], 
 #include "vmx/exit_msr.c"
 #include "vmx/guest_mem.c"
 #include "vmx/run.c"
+#include "vmx/task_switch.c"
 
 /* ---- The shared test state: one vCPU in 32-bit protected mode, paging off, at RIP 0x1000,
  * its RAM one 2 MiB chunk at guest-physical 0 (host buffer `ram`, zeroed). */
