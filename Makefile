@@ -143,4 +143,11 @@ bench: deps all iso $(addprefix $(BUILD)/tests/iso/,bench.iso bench_many16.iso b
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all guests iso linux deps run check test bench clean
+.PHONY: all guests iso linux deps run check test bench clean soak
+
+# make soak: the adversarial guest (tests/guests/chaos.c) for many seeds and more steps than
+# make test gives it, one line per seed (tests/soak.py). SOAK_SEEDS=1..8, 3,5,9 or a mix.
+SOAK_SEEDS ?= 1..8
+SOAK_STEPS ?= 20000
+soak: deps $(BUILD)/anfitrion.elf $(BUILD)/tests/guests/chaos.elf
+	$(PYTHON) tests/soak.py --seeds $(SOAK_SEEDS) --steps $(SOAK_STEPS)
