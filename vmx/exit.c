@@ -62,6 +62,8 @@ static enum exit_action exit_hlt(struct vcpu *vcpu)
 {
     vcpu->halt_if = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF;
     vcpu_skip_instruction(vcpu);
+    if (vcpu->pending_event)
+        return EXIT_CONTINUE;   /* HLT under TF: the single-step #DB comes first (the chaos guest's hang) */
     vcpu->halted = true;
     return EXIT_YIELD;
 }

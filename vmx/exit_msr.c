@@ -10,6 +10,7 @@
 #define MSR_IA32_MCG_CAP       0x179
 #define MSR_IA32_MCG_STATUS    0x17A
 #define MSR_IA32_MISC_ENABLE   0x1A0
+#define MSR_IA32_DEBUGCTL      0x1D9
 
 /* IA32_MISC_ENABLE (SDM Vol. 4, Table 2-2): fast strings is the guest's to change; BTS and
  * PEBS unavailable are read-only facts (no performance monitoring); the rest would ask for
@@ -71,6 +72,10 @@ static enum msr_result cpu_msr(struct vcpu *vcpu, uint32_t msr, bool read, uint6
             return MSR_GP;                      /* read-only */
         *v = 0;
         return MSR_DONE;
+    case MSR_IA32_DEBUGCTL:                     /* architectural since the P6 (SDM 18.4.1) */
+        if (read)
+            *v = 0;
+        return read || *v == 0 ? MSR_DONE : MSR_GP;   /* no LBR, BTF or BTS to turn on */
     case MSR_IA32_MCG_STATUS:
         if (read)
             *v = 0;

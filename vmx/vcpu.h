@@ -118,7 +118,7 @@ struct vcpu {
     uint64_t rip;                           /* GUEST_RIP at exit */
 
     /* Crash report, filled by the handler that returns EXIT_CRASH. */
-    char crash_reason[96];
+    char crash_reason[160];
 
     bool halted;                            /* in HLT, waiting for an interrupt */
     uint32_t pending_event;                 /* entry interruption info to deliver, 0 if none */
