@@ -27,6 +27,9 @@ struct string_op {
     uint64_t mask, base, index;     /* the segment base, RSI or RDI */
     int64_t step;
     bool rep;
+    bool checked;                   /* protected mode outside IA-32e: segment checks apply */
+    unsigned seg;                   /* 0 ES ... 5 GS, as in the instruction information */
+    uint32_t limit, ar;             /* the segment's effective limit and access rights */
 };
 
 /* The linear address of element i: the index register wraps at the address size. */
@@ -44,15 +47,53 @@ static struct string_op string_op(struct vcpu *vcpu, unsigned size, bool in, boo
     uint32_t info = vmcs_read32(VMX_INSTRUCTION_INFO);
     struct string_op op = { .mask = addr_mask(info), .rep = rep };
     op.step = (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_DF) ? -(int64_t)size : (int64_t)size;
+    static const struct vmcs_field32 limits[6] = {
+        GUEST_ES_LIMIT, GUEST_CS_LIMIT, GUEST_SS_LIMIT, GUEST_DS_LIMIT, GUEST_FS_LIMIT, GUEST_GS_LIMIT,
+    };
+    static const struct vmcs_field32 rights[6] = {
+        GUEST_ES_AR_BYTES, GUEST_CS_AR_BYTES, GUEST_SS_AR_BYTES, GUEST_DS_AR_BYTES,
+        GUEST_FS_AR_BYTES, GUEST_GS_AR_BYTES,
+    };
     if (in) {                       /* INS writes ES:RDI (no override) */
-        op.base = vmcs_readnat(GUEST_ES_BASE);
+        op.seg = 0;
         op.index = r->rdi;
     } else {                        /* OUTS reads DS:RSI unless overridden */
         unsigned seg = insn_info_segment(info);
-        op.base = vmcs_readnat(bases[seg < 6 ? seg : 3]);
+        op.seg = seg < 6 ? seg : 3;
         op.index = r->rsi;
     }
+    op.base = vmcs_readnat(bases[op.seg]);
+    op.checked = (vcpu->cr0_shadow & CR0_PE) && !(vmcs_read64(GUEST_IA32_EFER) & EFER_LMA);
+    if (op.checked) {
+        op.limit = vmcs_read32(limits[op.seg]);
+        op.ar = vmcs_read32(rights[op.seg]);
+    }
     return op;
+}
+
+/* Segment access rights (SDM Vol. 3C Table 25-2): type bits, D/B, unusable. */
+#define AR_TYPE_WRITABLE (1u << 1)  /* data; for code: readable */
+#define AR_TYPE_DOWN     (1u << 2)  /* data: expand-down */
+#define AR_TYPE_CODE     (1u << 3)
+#define AR_DB            (1u << 14)
+#define AR_UNUSABLE      (1u << 16)
+
+/* Whether element i of a string I/O may touch its memory operand in protected mode (SDM
+ * Vol. 3A 5.3-5.4, Vol. 2B INS/OUTS): -1, or the vector: #GP(0) for a segment that cannot
+ * be written (INS) or read (OUTS), or an access past the limit; #SS(0) when it is SS. */
+static int element_fault(const struct string_op *op, uint64_t i, unsigned size, bool write)
+{
+    if (!op->checked)
+        return -1;
+    int vec = op->seg == 2 ? 12 : 13;
+    bool code = op->ar & AR_TYPE_CODE;
+    if ((op->ar & AR_UNUSABLE) ||
+        (write ? code || !(op->ar & AR_TYPE_WRITABLE) : code && !(op->ar & AR_TYPE_WRITABLE)))
+        return vec;
+    uint64_t off = (op->index + (uint64_t)((int64_t)i * op->step)) & op->mask;
+    uint64_t last = off + size - 1, top = (op->ar & AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+    bool down = !code && (op->ar & AR_TYPE_DOWN);
+    return (down ? off <= op->limit || last > top : last > op->limit) ? vec : -1;
 }
 
 static enum exit_action string_io(struct vcpu *vcpu, struct string_op *op)
@@ -64,6 +105,19 @@ static enum exit_action string_io(struct vcpu *vcpu, struct string_op *op)
         return EXIT_CONTINUE;
     }
     q->io.count = count > VCPU_IO_BATCH ? VCPU_IO_BATCH : (uint16_t)count;
+    /* The elements before a faulting one complete; the REP instruction then faults when the
+     * guest re-executes it with that element first. */
+    for (uint16_t i = 0; i < q->io.count; i++) {
+        int vec = element_fault(op, i, q->io.size, q->io.in);
+        if (vec < 0)
+            continue;
+        if (i == 0) {
+            vcpu_inject_exception(vcpu, (uint8_t)vec, true, 0);
+            return EXIT_CONTINUE;
+        }
+        q->io.count = i;
+        break;
+    }
     if (!q->io.in) {
         for (unsigned i = 0; i < q->io.count; i++) {
             uint32_t value = 0;

@@ -214,6 +214,13 @@ static int fake_setup(void **state)
     state_owner = &v;                       /* vcpu_run's MSR/FPU switch is the CPU's */
     fake_vmcs_set(GUEST_RIP, START_RIP);
     fake_vmcs_set(GUEST_RFLAGS, 0x2);
+    /* Flat 4 GiB read/write data segments, as a protected-mode guest has them (string I/O
+     * checks them, SDM 5.3); CS is left to each test (it sets the decoder's mode). */
+    fake_vmcs_set(GUEST_ES_LIMIT, 0xFFFFFFFF), fake_vmcs_set(GUEST_ES_AR_BYTES, 0xC093);
+    fake_vmcs_set(GUEST_SS_LIMIT, 0xFFFFFFFF), fake_vmcs_set(GUEST_SS_AR_BYTES, 0xC093);
+    fake_vmcs_set(GUEST_DS_LIMIT, 0xFFFFFFFF), fake_vmcs_set(GUEST_DS_AR_BYTES, 0xC093);
+    fake_vmcs_set(GUEST_FS_LIMIT, 0xFFFFFFFF), fake_vmcs_set(GUEST_FS_AR_BYTES, 0xC093);
+    fake_vmcs_set(GUEST_GS_LIMIT, 0xFFFFFFFF), fake_vmcs_set(GUEST_GS_AR_BYTES, 0xC093);
     fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 2);
     fake_vmcs_set(GUEST_INTERRUPTIBILITY_INFO, 0);
     return 0;

@@ -284,6 +284,61 @@ static void test_outs_outside_ram_crashes(void **state)
     assert_rip_kept();
 }
 
+/* INS/OUTS check their memory operand's segment in protected mode (SDM Vol. 2B INS/OUTS,
+ * Vol. 3A 5.3-5.4): #GP(0) past the limit or for a segment INS cannot write (OUTS cannot read),
+ * #SS(0) for SS; the elements before a faulting one complete, and the REP instruction faults
+ * when re-executed with that element first. The chaos guest found these unchecked. */
+static void test_string_segment_checks(void **state)
+{
+    static const struct { bool in; unsigned seg; uint32_t limit, ar; uint64_t index; int vec; } cases[] = {
+        { true, SEG_ES, 0xFFF, 0xC093, 0x2000, 13 },    /* past ES's limit */
+        { true, SEG_ES, 0xFFFFFFFF, 0xC091, 0x2000, 13 },   /* read-only ES */
+        { false, SEG_SS, 0xFFF, 0xC093, 0x2000, 12 },   /* past SS's limit: #SS */
+        { false, SEG_CS, 0xFFFFFFFF, 0xC099, 0x2000, 13 },  /* execute-only code */
+        { false, SEG_CS, 0xFFFFFFFF, 0xC09B, 0x2000, -1 },  /* readable code: fine */
+        { true, SEG_ES, 0x1FFF, 0xC097, 0x1000, 13 },   /* expand-down, at or below the limit */
+        { true, SEG_ES, 0x0FFF, 0xC097, 0x2000, -1 },   /* expand-down, above it */
+    };
+    static const struct vmcs_field32 limits[6] = { GUEST_ES_LIMIT, GUEST_CS_LIMIT, GUEST_SS_LIMIT,
+                                                   GUEST_DS_LIMIT, GUEST_FS_LIMIT, GUEST_GS_LIMIT };
+    static const struct vmcs_field32 rights[6] = { GUEST_ES_AR_BYTES, GUEST_CS_AR_BYTES, GUEST_SS_AR_BYTES,
+                                                   GUEST_DS_AR_BYTES, GUEST_FS_AR_BYTES, GUEST_GS_AR_BYTES };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        fake_vmcs_set(limits[cases[i].seg], cases[i].limit);
+        fake_vmcs_set(rights[cases[i].seg], cases[i].ar);
+        if (cases[i].in)
+            v.regs.rdi = cases[i].index;
+        else
+            v.regs.rsi = cases[i].index;
+        io_exit(0x80, 1, Q_STRING | (cases[i].in ? Q_IN : 0), AS32, cases[i].seg);
+        enum exit_action a = exit_io(&v);
+        if (cases[i].vec < 0) {
+            assert_int_equal(a, EXIT_REQUEST);
+            continue;
+        }
+        assert_int_equal(a, EXIT_CONTINUE);
+        assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION |
+                                          INTR_INFO_DELIVER_CODE | (uint32_t)cases[i].vec);
+        assert_int_equal(v.pending_error_code, 0);
+        assert_rip_kept();
+    }
+    /* REP INSB of 8 bytes from 0xFFC under a limit of 0xFFF: 4 complete, then the fault. */
+    fake_setup(state);
+    fake_vmcs_set(GUEST_ES_LIMIT, 0xFFF);
+    v.regs.rdi = 0xFFC;
+    v.regs.rcx = 8;
+    io_exit(0x80, 1, Q_STRING | Q_IN | Q_REP, AS32, SEG_ES);
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    assert_int_equal(v.req.io.count, 4);
+    assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rcx, 4);
+    assert_int_equal(v.regs.rdi, 0x1000);
+    assert_rip_kept();
+    assert_int_equal(exit_io(&v), EXIT_CONTINUE);     /* re-executed: element 0 faults */
+    assert_int_equal(v.pending_event & 0xFF, 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +354,7 @@ int main(void)
         FAKE_TEST(test_rep_ins_batch_limit),
         FAKE_TEST(test_ins_outside_ram_crashes),
         FAKE_TEST(test_outs_outside_ram_crashes),
+        FAKE_TEST(test_string_segment_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
