@@ -91,6 +91,8 @@ static inline uint64_t xgetbv(uint32_t idx)
 #define RFLAGS_IF  (1u << 9)
 #define RFLAGS_DF  (1u << 10)
 #define RFLAGS_RF  (1u << 16)
+#define RFLAGS_VM  (1u << 17)
+#define RFLAGS_AC  (1u << 18)
 
 #define CR0_PE (1ull << 0)
 #define CR0_MP (1ull << 1)
@@ -117,6 +119,8 @@ static inline uint64_t xgetbv(uint32_t idx)
 #define CR4_PCIDE      (1ull << 17)
 #define CR4_OSXSAVE    (1ull << 18)
 #define CR4_SMEP       (1ull << 20)
+#define CR4_SMAP       (1ull << 21)
+#define CR4_PKE        (1ull << 22)
 
 #define MSR_IA32_TSC              0x10
 #define MSR_IA32_APIC_BASE        0x1B

@@ -35,9 +35,15 @@ uint64_t cr4_real(uint64_t v)
     return (v | vmx_caps.cr4_fixed0 | CR4_VMXE) & vmx_caps.cr4_fixed1;
 }
 
-uint64_t cr4_guest_allowed(void)
+/* VMXE and SMXE are never allowed: CPUID hides VMX and SMX from guests. */
+uint64_t cr4_guest_allowed(struct vcpu *vcpu)
 {
-    return vmx_caps.cr4_fixed1 & ~(CR4_VMXE | CR4_SMXE);
+    return vmx_caps.cr4_fixed1 & cpuid_cr4_features(vcpu);
+}
+
+bool guest_in_64bit_mode(void)
+{
+    return (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & (1u << 13));
 }
 
 /* Reserved bits of a present PAE PDPTE (SDM Vol. 3A Table 4-8): 2:1, 8:5, and MAXPHYADDR up. */
@@ -107,13 +113,17 @@ static void guest_cr0_sync(struct vcpu *vcpu)
 #define CR0_DEFINED 0xE005003Full
 
 /* MOV to CR0 (SDM Vol. 2B MOV CR, Vol. 3A 2.5): #GP for bits 63:32, PG without PE, NW
- * without CD, clearing PG while CR4.PCIDE=1, and PG with EFER.LME but not CR4.PAE;
- * reserved bits in 31:0 are ignored. */
+ * without CD, clearing PG while CR4.PCIDE=1 or in 64-bit mode, and PG with EFER.LME but not
+ * CR4.PAE; reserved bits in 31:0 are ignored. */
 static enum exit_action guest_write_cr0(struct vcpu *vcpu, uint64_t v)
 {
     if ((v >> 32) || ((v & CR0_PG) && !(v & CR0_PE)) || ((v & CR0_NW) && !(v & CR0_CD)))
         return exit_inject_gp(vcpu);
     if (!(v & CR0_PG) && (vcpu->cr4_shadow & CR4_PCIDE))
+        return exit_inject_gp(vcpu);
+    /* IA-32e mode is left only from compatibility mode: clearing PG in 64-bit mode is #GP(0)
+     * (SDM Vol. 2B MOV CR, 64-bit mode exceptions; Vol. 3A 10.8.5.4). */
+    if (!(v & CR0_PG) && guest_in_64bit_mode())
         return exit_inject_gp(vcpu);
     v &= CR0_DEFINED;
     if ((v & CR0_PG) && !(vcpu->cr0_shadow & CR0_PG) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LME) &&
@@ -128,13 +138,18 @@ static enum exit_action guest_write_cr0(struct vcpu *vcpu, uint64_t v)
     return EXIT_CONTINUE;
 }
 
-/* MOV to CR4 (SDM Vol. 2B MOV CR): #GP for reserved bits (VMXE among them: VMX is hidden
- * from guests), clearing PAE or changing LA57 in IA-32e mode, and setting PCIDE outside
- * IA-32e mode or while CR3[11:0] is not 0. */
+#define CR4_CET (1ull << 23)
+
+/* MOV to CR4 (SDM Vol. 2B MOV CR): #GP for reserved bits (a bit whose feature the guest's
+ * CPUID does not report is one: MCE, and VMXE as VMX is hidden), clearing PAE or changing
+ * LA57 in IA-32e mode, setting PCIDE outside IA-32e mode or while CR3[11:0] is not 0, and
+ * setting CET while CR0.WP=0 (a VM-entry check too, SDM Vol. 3C 27.3.1.1). */
 static enum exit_action guest_write_cr4(struct vcpu *vcpu, uint64_t v)
 {
     bool ia32e = vmcs_read64(GUEST_IA32_EFER) & EFER_LMA;
-    if (v & ~cr4_guest_allowed())
+    if (v & ~cr4_guest_allowed(vcpu))
+        return exit_inject_gp(vcpu);
+    if ((v & CR4_CET) && !(vmcs_readnat(GUEST_CR0) & CR0_WP))   /* WP is the guest's: GUEST_CR0 */
         return exit_inject_gp(vcpu);
     if (ia32e && (!(v & CR4_PAE) || ((v ^ vcpu->cr4_shadow) & CR4_LA57)))
         return exit_inject_gp(vcpu);
@@ -186,28 +201,46 @@ void vcpu_gpr_write(struct vcpu *vcpu, unsigned n, uint64_t v)
         *gpr_slot(&vcpu->regs, n) = v;
 }
 
+/* CR8 is the local APIC's task-priority register as the CPU sees it: MOV to CR8 sets TPR[7:4]
+ * to CR8[3:0] and clears TPR[3:0], MOV from CR8 reads TPR[7:4] (SDM Vol. 3A 11.8.6.1;
+ * 10.8.6.1 in older editions); bits 63:4 are reserved (#GP(0)). The TPR itself is the VM
+ * layer's vLAPIC register, which vcpu->tpr points to: one register whichever way the guest
+ * reaches it (CR8, the xAPIC page, the x2APIC MSR), as the CPU's TPR shadow keeps VTPR in the
+ * virtual-APIC page (SDM Vol. 3C 30.1.1). A lower priority class may let a pending interrupt
+ * in: EXIT_EVENTS makes the VM layer look again before the next entry, as the CPU evaluates
+ * pending interrupts once the MOV completes. */
+static enum exit_action guest_write_cr8(struct vcpu *vcpu, uint64_t v)
+{
+    if (v & ~0xFull)
+        return exit_inject_gp(vcpu);
+    uint8_t old = *vcpu->tpr, tpr = (uint8_t)(v << 4);
+    *vcpu->tpr = tpr;
+    vcpu_skip_instruction(vcpu);
+    return tpr < (old & 0xF0) ? EXIT_EVENTS : EXIT_CONTINUE;
+}
+
 enum exit_action exit_cr_access(struct vcpu *vcpu)
 {
     uint64_t q = vcpu->exit_qual;
     unsigned cr = cr_qual_number(q), type = cr_qual_type(q), reg = cr_qual_gpr(q);
     enum exit_action a = EXIT_CONTINUE;
 
+    if (cr == 8 && !vcpu->tpr)
+        return exit_crash(vcpu, "MOV CR8 without a local APIC (a hypervisor bug)");
     if (type == CR_ACCESS_MOV_TO) {
         uint64_t v = vcpu_gpr_read(vcpu, reg);
         if (cr == 0)
             a = guest_write_cr0(vcpu, v);
         else if (cr == 4)
             a = guest_write_cr4(vcpu, v);
-        else if (cr == 8) {
-            if (v & ~0xFull)
-                return exit_inject_gp(vcpu);
-            vcpu->cr8 = v;
-        } else
+        else if (cr == 8)
+            return guest_write_cr8(vcpu, v);
+        else
             return exit_crash(vcpu, "MOV to CR%u cannot be emulated", cr);
     } else if (type == CR_ACCESS_MOV_FROM) {
         if (cr != 8)
             return exit_crash(vcpu, "MOV from CR%u cannot be emulated", cr);
-        vcpu_gpr_write(vcpu, reg, vcpu->cr8);
+        vcpu_gpr_write(vcpu, reg, *vcpu->tpr >> 4);
     } else if (type == CR_ACCESS_CLTS) {
         guest_cr0_sync(vcpu);
         a = guest_write_cr0(vcpu, vcpu->cr0_shadow & ~CR0_TS);

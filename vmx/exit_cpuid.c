@@ -3,6 +3,7 @@
  * devices offer put in (the local APIC with x2APIC and TSC-deadline), the TSC frequency
  * in leaves 0x15/0x16, the hypervisor-present bit set, and leaf 0x40000000 naming anfitrion. */
 #include "vmx/exits.h"
+#include "vmx/cr.h"
 #include "kernel/cpu.h"
 #include "kernel/string.h"
 #include "kernel/time.h"
@@ -148,9 +149,9 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
     }
 }
 
-enum exit_action exit_cpuid(struct vcpu *vcpu)
+/* What CPUID(leaf, subleaf) answers the guest. */
+static struct cpuid_regs cpuid_guest(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf)
 {
-    uint32_t leaf = (uint32_t)vcpu->regs.rax, subleaf = (uint32_t)vcpu->regs.rcx;
     struct cpuid_regs r;
     if (leaf >= HV_LEAF_BASE && leaf < HV_LEAF_BASE + 0x100) {
         memset(&r, 0, sizeof r);
@@ -164,6 +165,60 @@ enum exit_action exit_cpuid(struct vcpu *vcpu)
         r = cpuid(leaf, subleaf);
         filter_leaf(vcpu, leaf, subleaf, &r);
     }
+    return r;
+}
+
+/* Each CR4 bit and the CPUID flag that says the processor has it (SDM Vol. 3A 2.5; the feature
+ * flags of Vol. 2A CPUID): a bit whose flag the guest does not see is reserved for it (KVM's
+ * __cr4_reserved_bits does the same), so hiding a feature above hides its CR4 bit too. CET
+ * has two flags (CET_SS, CET_IBT). Bits not listed (LAM_SUP, LASS, FRED: leaf 7 subleaf 1,
+ * which the guest sees as 0) are reserved. */
+enum { CPUID_EBX, CPUID_ECX, CPUID_EDX };
+static const struct { uint8_t cr4_bit; uint8_t leaf; uint8_t reg; uint8_t flag; } cr4_cpuid[] = {
+    { 0, 1, CPUID_EDX, 1 },         /* VME: VME */
+    { 1, 1, CPUID_EDX, 1 },         /* PVI: VME */
+    { 2, 1, CPUID_EDX, 4 },         /* TSD: TSC */
+    { 3, 1, CPUID_EDX, 2 },         /* DE: DE */
+    { 4, 1, CPUID_EDX, 3 },         /* PSE: PSE */
+    { 5, 1, CPUID_EDX, 6 },         /* PAE: PAE */
+    { 6, 1, CPUID_EDX, 7 },         /* MCE: MCE (hidden above) */
+    { 7, 1, CPUID_EDX, 13 },        /* PGE: PGE */
+    { 9, 1, CPUID_EDX, 24 },        /* OSFXSR: FXSR */
+    { 10, 1, CPUID_EDX, 25 },       /* OSXMMEXCPT: SSE */
+    { 11, 7, CPUID_ECX, 2 },        /* UMIP: UMIP */
+    { 12, 7, CPUID_ECX, 16 },       /* LA57: LA57 */
+    { 13, 1, CPUID_ECX, 5 },        /* VMXE: VMX (hidden above) */
+    { 14, 1, CPUID_ECX, 6 },        /* SMXE: SMX (hidden above) */
+    { 16, 7, CPUID_EBX, 0 },        /* FSGSBASE: FSGSBASE */
+    { 17, 1, CPUID_ECX, 17 },       /* PCIDE: PCID */
+    { 18, 1, CPUID_ECX, 26 },       /* OSXSAVE: XSAVE */
+    { 19, 7, CPUID_ECX, 23 },       /* KL: Key Locker */
+    { 20, 7, CPUID_EBX, 7 },        /* SMEP: SMEP */
+    { 21, 7, CPUID_EBX, 20 },       /* SMAP: SMAP */
+    { 22, 7, CPUID_ECX, 3 },        /* PKE: PKU */
+    { 23, 7, CPUID_ECX, 7 },        /* CET: CET_SS */
+    { 23, 7, CPUID_EDX, 20 },       /* CET: CET_IBT */
+    { 24, 7, CPUID_ECX, 31 },       /* PKS: PKS */
+    { 25, 7, CPUID_EDX, 5 },        /* UINTR: UINTR */
+};
+
+uint64_t cpuid_cr4_features(struct vcpu *vcpu)
+{
+    struct cpuid_regs l1 = cpuid_guest(vcpu, 1, 0), l7 = cpuid_guest(vcpu, 7, 0);
+    uint64_t bits = 1ull << 8;                  /* PCE: no CPUID flag */
+    for (unsigned i = 0; i < sizeof cr4_cpuid / sizeof cr4_cpuid[0]; i++) {
+        const struct cpuid_regs *r = cr4_cpuid[i].leaf == 1 ? &l1 : &l7;
+        unsigned which = cr4_cpuid[i].reg;
+        uint32_t reg = which == CPUID_EBX ? r->ebx : which == CPUID_ECX ? r->ecx : r->edx;
+        if (reg >> cr4_cpuid[i].flag & 1)
+            bits |= 1ull << cr4_cpuid[i].cr4_bit;
+    }
+    return bits;
+}
+
+enum exit_action exit_cpuid(struct vcpu *vcpu)
+{
+    struct cpuid_regs r = cpuid_guest(vcpu, (uint32_t)vcpu->regs.rax, (uint32_t)vcpu->regs.rcx);
     vcpu->regs.rax = r.eax;
     vcpu->regs.rbx = r.ebx;
     vcpu->regs.rcx = r.ecx;

@@ -22,78 +22,79 @@ static uint64_t addr_mask(uint32_t info)
 }
 
 /* The string form: the elements of this request (at most VCPU_IO_BATCH; the guest
- * re-executes the REP instruction for the rest), each step of RSI/RDI by DF. */
+ * re-executes the REP instruction for the rest), each step of RSI/RDI by DF. Memory goes
+ * through the checked path (guest_mem.h): the segment, canonical form, paging permissions
+ * of the guest's CPL, as the CPU applies them to INS and OUTS (SDM Vol. 2B INS/OUTS). */
 struct string_op {
-    uint64_t mask, base, index;     /* the segment base, RSI or RDI */
+    uint64_t mask;                  /* the address size */
+    uint64_t index;                 /* RSI (OUTS) or RDI (INS) */
     int64_t step;
     bool rep;
-    bool checked;                   /* protected mode outside IA-32e: segment checks apply */
     unsigned seg;                   /* 0 ES ... 5 GS, as in the instruction information */
-    uint32_t limit, ar;             /* the segment's effective limit and access rights */
+    unsigned access;                /* GUEST_WRITE for INS */
 };
-
-/* The linear address of element i: the index register wraps at the address size. */
-static uint64_t element_addr(const struct string_op *op, unsigned i)
-{
-    return op->base + ((op->index + (uint64_t)((int64_t)i * op->step)) & op->mask);
-}
 
 static struct string_op string_op(struct vcpu *vcpu, unsigned size, bool in, bool rep)
 {
-    static const struct vmcs_fieldNAT bases[6] = {
-        GUEST_ES_BASE, GUEST_CS_BASE, GUEST_SS_BASE, GUEST_DS_BASE, GUEST_FS_BASE, GUEST_GS_BASE,
-    };
     struct guest_regs *r = &vcpu->regs;
     uint32_t info = vmcs_read32(VMX_INSTRUCTION_INFO);
     struct string_op op = { .mask = addr_mask(info), .rep = rep };
     op.step = (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_DF) ? -(int64_t)size : (int64_t)size;
-    static const struct vmcs_field32 limits[6] = {
-        GUEST_ES_LIMIT, GUEST_CS_LIMIT, GUEST_SS_LIMIT, GUEST_DS_LIMIT, GUEST_FS_LIMIT, GUEST_GS_LIMIT,
-    };
-    static const struct vmcs_field32 rights[6] = {
-        GUEST_ES_AR_BYTES, GUEST_CS_AR_BYTES, GUEST_SS_AR_BYTES, GUEST_DS_AR_BYTES,
-        GUEST_FS_AR_BYTES, GUEST_GS_AR_BYTES,
-    };
     if (in) {                       /* INS writes ES:RDI (no override) */
         op.seg = 0;
         op.index = r->rdi;
+        op.access = GUEST_WRITE;
     } else {                        /* OUTS reads DS:RSI unless overridden */
         unsigned seg = insn_info_segment(info);
         op.seg = seg < 6 ? seg : 3;
         op.index = r->rsi;
-    }
-    op.base = vmcs_readnat(bases[op.seg]);
-    op.checked = (vcpu->cr0_shadow & CR0_PE) && !(vmcs_read64(GUEST_IA32_EFER) & EFER_LMA);
-    if (op.checked) {
-        op.limit = vmcs_read32(limits[op.seg]);
-        op.ar = vmcs_read32(rights[op.seg]);
+        op.access = GUEST_READ;
     }
     return op;
 }
 
-/* Segment access rights (SDM Vol. 3C Table 25-2): type bits, D/B, unusable. */
-#define AR_TYPE_WRITABLE (1u << 1)  /* data; for code: readable */
-#define AR_TYPE_DOWN     (1u << 2)  /* data: expand-down */
-#define AR_TYPE_CODE     (1u << 3)
-#define AR_DB            (1u << 14)
-#define AR_UNUSABLE      (1u << 16)
-
-/* Whether element i of a string I/O may touch its memory operand in protected mode (SDM
- * Vol. 3A 5.3-5.4, Vol. 2B INS/OUTS): -1, or the vector: #GP(0) for a segment that cannot
- * be written (INS) or read (OUTS), or an access past the limit; #SS(0) when it is SS. */
-static int element_fault(const struct string_op *op, uint64_t i, unsigned size, bool write)
+/* The checked linear address of element i (its offset wraps at the address size). */
+static int element_addr(struct vcpu *vcpu, const struct string_op *op, unsigned i, unsigned size,
+                        uint64_t *gla, struct guest_fault *fault)
 {
-    if (!op->checked)
-        return -1;
-    int vec = op->seg == 2 ? 12 : 13;
-    bool code = op->ar & AR_TYPE_CODE;
-    if ((op->ar & AR_UNUSABLE) ||
-        (write ? code || !(op->ar & AR_TYPE_WRITABLE) : code && !(op->ar & AR_TYPE_WRITABLE)))
-        return vec;
     uint64_t off = (op->index + (uint64_t)((int64_t)i * op->step)) & op->mask;
-    uint64_t last = off + size - 1, top = (op->ar & AR_DB) ? 0xFFFFFFFFull : 0xFFFFull;
-    bool down = !code && (op->ar & AR_TYPE_DOWN);
-    return (down ? off <= op->limit || last > top : last > op->limit) ? vec : -1;
+    return guest_seg_linear(vcpu, op->seg, off, size, op->access, gla, fault);
+}
+
+/* Whether INS may write its element at gla: every page it touches, with the CPU's permission
+ * checks (the port is read only once the memory is known to take the value). */
+static int element_writable(struct vcpu *vcpu, uint64_t gla, unsigned size, struct guest_fault *fault)
+{
+    uint64_t gpa;
+    if (guest_translate(vcpu, gla, GUEST_WRITE, &gpa, fault) < 0)
+        return GUEST_MEM_FAULT;
+    return guest_translate(vcpu, gla + size - 1, GUEST_WRITE, &gpa, fault);
+}
+
+/* An element whose memory is not RAM (memory of nothing: all-ones read, writes dropped) is
+ * noted in the request, so that the VM layer counts it as any access to nothing, or stops
+ * the guest under on_bad_access=crash before the port is touched. */
+static void note_nothing(struct vcpu *vcpu, uint64_t gla, unsigned size, unsigned access)
+{
+    struct vcpu_req *q = &vcpu->req;
+    struct guest_fault fault;
+    uint64_t gpa;
+    for (uint64_t a = gla;; a = gla + size - 1) {
+        if (!q->io.nothing && guest_translate(vcpu, a, access, &gpa, &fault) == 0 &&
+            !guest_ram_ptr(vcpu->ram, gpa, 1)) {
+            q->io.nothing = true;
+            q->io.nothing_gpa = gpa;
+        }
+        if (a == gla + size - 1)
+            return;
+    }
+}
+
+/* Under RFLAGS.TF a REP string instruction traps after each iteration (SDM Vol. 3B 18.3.1.4):
+ * one element per exit. */
+static bool single_step(void)
+{
+    return vmcs_readnat(GUEST_RFLAGS) & RFLAGS_TF;
 }
 
 static enum exit_action string_io(struct vcpu *vcpu, struct string_op *op)
@@ -104,28 +105,32 @@ static enum exit_action string_io(struct vcpu *vcpu, struct string_op *op)
         vcpu_skip_instruction(vcpu);
         return EXIT_CONTINUE;
     }
+    if (single_step())
+        count = 1;
     q->io.count = count > VCPU_IO_BATCH ? VCPU_IO_BATCH : (uint16_t)count;
+    q->io.nothing = false;
     /* The elements before a faulting one complete; the REP instruction then faults when the
-     * guest re-executes it with that element first. */
+     * guest re-executes it with that element first. OUTS reads its values now; bytes at no
+     * RAM read all-ones, as on a PC. */
     for (uint16_t i = 0; i < q->io.count; i++) {
-        int vec = element_fault(op, i, q->io.size, q->io.in);
-        if (vec < 0)
-            continue;
-        if (i == 0) {
-            vcpu_inject_exception(vcpu, (uint8_t)vec, true, 0);
-            return EXIT_CONTINUE;
+        struct guest_fault fault;
+        uint64_t gla;
+        uint32_t value = 0;
+        int rc = element_addr(vcpu, op, i, q->io.size, &gla, &fault);
+        if (rc == 0 && q->io.in)
+            rc = element_writable(vcpu, gla, q->io.size, &fault);
+        else if (rc == 0)
+            rc = guest_mem_read(vcpu, gla, &value, q->io.size, GUEST_NOTHING, &fault);
+        if (rc < 0) {
+            if (i == 0) {
+                guest_fault_inject(vcpu, &fault);
+                return EXIT_CONTINUE;
+            }
+            q->io.count = i;
+            break;
         }
-        q->io.count = i;
-        break;
-    }
-    if (!q->io.in) {
-        for (unsigned i = 0; i < q->io.count; i++) {
-            uint32_t value = 0;
-            uint64_t addr = element_addr(op, i);
-            if (guest_read(vcpu, addr, &value, q->io.size) < 0)
-                return exit_crash(vcpu, "OUTS from an unmapped guest address 0x%lx", addr);
-            q->io.data[i] = value;
-        }
+        note_nothing(vcpu, gla, q->io.size, op->access);
+        q->io.data[i] = value;
     }
     return EXIT_REQUEST;
 }
@@ -146,11 +151,6 @@ enum exit_action exit_io(struct vcpu *vcpu)
     if (!q->io.in)
         q->io.data[0] = (uint32_t)vcpu->regs.rax & (q->io.size == 4 ? 0xFFFFFFFF : (1u << (q->io.size * 8)) - 1);
     return EXIT_REQUEST;
-}
-
-static void advance(uint64_t *reg, uint64_t mask, int64_t by)
-{
-    *reg = (*reg & ~mask) | ((*reg + (uint64_t)by) & mask);
 }
 
 enum exit_action io_complete(struct vcpu *vcpu)
@@ -174,17 +174,25 @@ enum exit_action io_complete(struct vcpu *vcpu)
     struct string_op op = string_op(vcpu, q->io.size, q->io.in, io_qual_rep(qual));
     for (unsigned i = 0; i < q->io.count; i++) {
         if (q->io.in) {
-            uint64_t addr = element_addr(&op, i);
-            if (guest_write(vcpu, addr, &q->io.data[i], q->io.size) < 0)
-                return exit_crash(vcpu, "INS to an unmapped guest address 0x%lx", addr);
-            advance(&r->rdi, op.mask, op.step);
+            /* Checked again: another vCPU may have changed the page tables meanwhile. */
+            struct guest_fault fault;
+            uint64_t gla;
+            if (element_addr(vcpu, &op, 0, q->io.size, &gla, &fault) < 0 ||
+                guest_mem_write(vcpu, gla, &q->io.data[i], q->io.size, GUEST_NOTHING, &fault) < 0) {
+                guest_fault_inject(vcpu, &fault);
+                return EXIT_CONTINUE;
+            }
+            r->rdi = index_advance(r->rdi, op.mask, op.step);
+            op.index = r->rdi;
         } else {
-            advance(&r->rsi, op.mask, op.step);
+            r->rsi = index_advance(r->rsi, op.mask, op.step);
         }
         if (op.rep)
-            advance(&r->rcx, op.mask, -1);
+            r->rcx = index_advance(r->rcx, op.mask, -1);
     }
     if (!op.rep || (r->rcx & op.mask) == 0)
         vcpu_skip_instruction(vcpu);
+    else if (single_step())
+        vcpu_inject_single_step(vcpu);  /* RIP stays on the instruction for the next one */
     return EXIT_CONTINUE;
 }

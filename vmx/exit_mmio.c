@@ -6,7 +6,8 @@
  * mmio_complete() either asks for the next access of the same instruction (the second half
  * of a read-modify-write, the next element of a string, the next piece of an SSE access) or
  * finishes the instruction (registers, RFLAGS, RIP). RAM operands of the same instruction
- * (the other side of MOVS, the stack of PUSH/POP) go through guest_read/guest_write. */
+ * (the other side of MOVS, the stack of PUSH/POP) and the fetch of the instruction go through
+ * the checked path of guest_mem.h, with the faults the CPU would give. */
 #include "vmx/exits.h"
 #include "vmx/decode.h"
 #include "vmx/emulate.h"
@@ -35,17 +36,19 @@ static enum decode_mode code_mode(void)
     return (ar & (1u << 14)) ? DECODE_32 : DECODE_16;
 }
 
-/* Fetches up to 15 bytes at the guest's RIP; the instruction may end before a page that is
- * not mapped, so a shorter fetch is retried byte by byte. Returns the bytes fetched. */
+/* Fetches up to 15 bytes at the guest's RIP, as the CPU fetched them (CPL, SMEP, XD); the
+ * instruction may end before a page that is not mapped, so a shorter fetch is retried byte
+ * by byte. Returns the bytes fetched (0: none could be). */
 static unsigned fetch(struct vcpu *vcpu, uint8_t *buf)
 {
+    struct guest_fault fault;
     uint64_t rip = vmcs_readnat(GUEST_CS_BASE) + vcpu->rip;
     if (code_mode() != DECODE_64)
         rip &= 0xFFFFFFFFull;
-    if (guest_read(vcpu, rip, buf, 15) == 0)
+    if (guest_mem_read(vcpu, rip, buf, 15, GUEST_FETCH, &fault) == 0)
         return 15;
     unsigned n = 0;
-    while (n < 15 && guest_read(vcpu, rip + n, buf + n, 1) == 0)
+    while (n < 15 && guest_mem_read(vcpu, rip + n, buf + n, 1, GUEST_FETCH, &fault) == 0)
         n++;
     return n;
 }
@@ -84,98 +87,80 @@ static void mmio_set_flags(uint64_t rflags)
     vmcs_writenat(GUEST_RFLAGS, rflags);
 }
 
-/* ---- Faults of the accesses the instruction makes besides the one that exited. */
-
-static bool mmio_canonical(uint64_t gla)
-{
-    return (uint64_t)((int64_t)(gla << 16) >> 16) == gla;
-}
-
-/* #PF for a linear address the guest's page tables do not map (SDM 4.7: P = 0, W/R, U/S). */
-static enum exit_action mmio_page_fault(struct vcpu *vcpu, uint64_t gla, bool write)
-{
-    bool user = ((vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3) == 3;
-    vcpu->regs.cr2 = gla;
-    vcpu_inject_exception(vcpu, 14, true, (write ? 2u : 0u) | (user ? 4u : 0u));
-    return EXIT_CONTINUE;
-}
-
-/* #GP(0), or #SS(0) for a stack access: a non-canonical address (SDM Vol. 3A 6.15). */
-static enum exit_action mmio_general_fault(struct vcpu *vcpu, bool stack)
-{
-    vcpu_inject_exception(vcpu, stack ? 12 : 13, true, 0);
-    return EXIT_CONTINUE;
-}
-
-static uint64_t mmio_segment_base(int seg, enum decode_mode mode)
-{
-    static const struct vmcs_fieldNAT bases[6] = {
-        GUEST_ES_BASE, GUEST_CS_BASE, GUEST_SS_BASE, GUEST_DS_BASE, GUEST_FS_BASE, GUEST_GS_BASE,
-    };
-    if (mode == DECODE_64 && seg < DECODE_FS)
-        return 0;                       /* 64-bit mode ignores these bases (SDM Vol. 1 3.4.2.1) */
-    return vmcs_readnat(bases[seg]);
-}
-
-/* The linear address of segment:offset; outside 64-bit mode it wraps at 4 GiB. */
-static uint64_t mmio_linear(int seg, uint64_t offset, enum decode_mode mode)
-{
-    uint64_t gla = mmio_segment_base(seg, mode) + offset;
-    return mode == DECODE_64 ? gla : gla & 0xFFFFFFFFull;
-}
+/* ---- The accesses the instruction makes besides the one that exited: through the checked
+ * path (guest_mem.h), which says the fault the CPU would give. */
 
 static uint64_t mmio_addr_mask(unsigned addr_size)
 {
     return addr_size == 2 ? 0xFFFFull : addr_size == 4 ? 0xFFFFFFFFull : ~0ull;
 }
 
-/* An index register (RSI, RDI, RCX, RSP) moved by `by` at the address size: a 16-bit one
- * keeps bits 63:16, a 32-bit one is written as a 32-bit register (zero-extended). */
+/* An index register (RSI, RDI, RCX, RSP) moved by `by` at the address size. */
 static uint64_t mmio_advance(uint64_t reg, unsigned addr_size, int64_t by)
 {
-    uint64_t mask = mmio_addr_mask(addr_size), v = (reg + (uint64_t)by) & mask;
-    return addr_size == 2 ? (reg & ~mask) | v : v;
+    return index_advance(reg, mmio_addr_mask(addr_size), by);
 }
 
 /* Where a RAM-or-device operand of a string instruction is. */
 enum operand_where { OPERAND_RAM, OPERAND_DEVICE, OPERAND_FAULT };
 
-/* Reads (or writes) the size bytes at linear gla in *value: directly if they are RAM, else by
+/* Reads (or writes) the size bytes at seg:offset in *value: directly if they are RAM, else by
  * asking the VM layer (a request in phase `wait`), else a fault injected. */
-static enum operand_where mmio_operand(struct vcpu *vcpu, uint64_t gla, unsigned size, bool write,
-                                       uint64_t *value, unsigned wait, enum decode_mode mode)
+static enum operand_where mmio_operand(struct vcpu *vcpu, int seg, uint64_t offset, unsigned size, bool write,
+                                       uint64_t *value, unsigned wait)
 {
-    uint64_t gpa;
-    if (mode == DECODE_64 && !mmio_canonical(gla)) {
-        mmio_general_fault(vcpu, false);
+    struct guest_fault fault;
+    unsigned access = write ? GUEST_WRITE : GUEST_READ;
+    uint64_t gla, gpa, v = write ? emu_low(*value, size) : 0;
+    if (guest_seg_linear(vcpu, (unsigned)seg, offset, size, access, &gla, &fault) < 0 ||
+        guest_translate(vcpu, gla, access, &gpa, &fault) < 0) {
+        guest_fault_inject(vcpu, &fault);
         return OPERAND_FAULT;
     }
-    if (guest_linear_to_phys(vcpu, gla, &gpa) < 0) {
-        mmio_page_fault(vcpu, gla, write);
-        return OPERAND_FAULT;
-    }
-    if (guest_ram_ptr(vcpu->ram, gpa, size)) {
-        uint64_t v = write ? emu_low(*value, size) : 0;
-        int rc = write ? guest_write(vcpu, gla, &v, size) : guest_read(vcpu, gla, &v, size);
-        if (rc < 0) {                   /* the element crosses into an unmapped page */
-            mmio_page_fault(vcpu, (gla | 0xFFF) + 1, write);
-            return OPERAND_FAULT;
-        }
+    int rc = write ? guest_mem_write(vcpu, gla, &v, size, access, &fault)
+                   : guest_mem_read(vcpu, gla, &v, size, access, &fault);
+    if (rc == 0) {
         *value = v;
         return OPERAND_RAM;
+    }
+    if (rc == GUEST_MEM_FAULT) {        /* the element crosses into a page that faults */
+        guest_fault_inject(vcpu, &fault);
+        return OPERAND_FAULT;
     }
     mmio_access(vcpu, wait, gpa, size, write, *value);
     return OPERAND_DEVICE;
 }
 
-/* ---- MOVS, STOS, LODS (SDM Vol. 2): element by element from RSI/RDI, stepping by DF. */
+/* ---- MOVS, STOS, LODS, CMPS, SCAS (SDM Vol. 2): element by element from RSI/RDI, stepping
+ * by DF. CMPS and SCAS read their second operand where the others write, and set RFLAGS as
+ * CMP does (CMPS: [RSI] - [RDI]; SCAS: the accumulator - [RDI]); REPE stops after an element
+ * that clears ZF, REPNE after one that sets it (SDM Vol. 2 "REP/REPE/REPZ/REPNE/REPNZ"). */
+
+static bool mmio_compares(const struct mmio_insn *in)
+{
+    return in->kind == MMIO_CMPS || in->kind == MMIO_SCAS;
+}
+
+static void mmio_string_compare(struct vcpu *vcpu, uint64_t second)
+{
+    const struct mmio_insn *in = &vcpu->mmio_insn;
+    uint64_t flags = vmcs_readnat(GUEST_RFLAGS);
+    emu_alu(EMU_CMP, in->size, in->progress.value, second, &flags);
+    mmio_set_flags(flags);
+}
+
+/* After an element of REPE/REPNE CMPS or SCAS: whether the repetition ends on ZF. */
+static bool mmio_string_stops(const struct mmio_insn *in)
+{
+    bool zf = vmcs_readnat(GUEST_RFLAGS) & EMU_ZF;
+    return mmio_compares(in) && (in->repne ? zf : !zf);
+}
 
 static enum exit_action mmio_string(struct vcpu *vcpu)
 {
     struct mmio_insn *in = &vcpu->mmio_insn;
     struct mmio_progress *p = &in->progress;
     struct guest_regs *r = &vcpu->regs;
-    enum decode_mode mode = code_mode();
     uint64_t amask = mmio_addr_mask(in->addr_size);
     enum operand_where w;
     for (;;) {
@@ -185,13 +170,12 @@ static enum exit_action mmio_string(struct vcpu *vcpu)
                 return mmio_finish(vcpu);
             if (p->done == MMIO_STRING_BATCH)
                 return EXIT_CONTINUE;   /* RIP stays: the guest re-executes it for the rest */
-            if (in->kind == MMIO_STOS) {
+            if (in->kind == MMIO_STOS || in->kind == MMIO_SCAS) {
                 p->value = emu_low(r->rax, in->size);
                 p->phase = STR_WRITE;
                 break;
             }
-            w = mmio_operand(vcpu, mmio_linear(in->seg, r->rsi & amask, mode), in->size, false,
-                             &p->value, STR_READ_WAIT, mode);
+            w = mmio_operand(vcpu, in->seg, r->rsi & amask, in->size, false, &p->value, STR_READ_WAIT);
             if (w != OPERAND_RAM)
                 return w == OPERAND_DEVICE ? EXIT_REQUEST : EXIT_CONTINUE;
             p->phase = STR_WRITE;
@@ -206,18 +190,28 @@ static enum exit_action mmio_string(struct vcpu *vcpu)
                 p->phase = STR_NEXT;
                 break;
             }
-            w = mmio_operand(vcpu, mmio_linear(DECODE_ES, r->rdi & amask, mode), in->size, true,
-                             &p->value, STR_WRITE_WAIT, mode);
+            if (mmio_compares(in)) {
+                uint64_t second = 0;
+                w = mmio_operand(vcpu, DECODE_ES, r->rdi & amask, in->size, false, &second, STR_WRITE_WAIT);
+                if (w != OPERAND_RAM)
+                    return w == OPERAND_DEVICE ? EXIT_REQUEST : EXIT_CONTINUE;
+                mmio_string_compare(vcpu, second);
+                p->phase = STR_NEXT;
+                break;
+            }
+            w = mmio_operand(vcpu, DECODE_ES, r->rdi & amask, in->size, true, &p->value, STR_WRITE_WAIT);
             if (w != OPERAND_RAM)
                 return w == OPERAND_DEVICE ? EXIT_REQUEST : EXIT_CONTINUE;
             p->phase = STR_NEXT;
             break;
         case STR_WRITE_WAIT:
+            if (mmio_compares(in))
+                mmio_string_compare(vcpu, mmio_answer(vcpu));
             p->phase = STR_NEXT;
             break;
         default: {                      /* STR_NEXT: the element is done */
             int64_t step = (vmcs_readnat(GUEST_RFLAGS) & EMU_DF) ? -(int64_t)in->size : (int64_t)in->size;
-            if (in->kind != MMIO_STOS)
+            if (in->kind != MMIO_STOS && in->kind != MMIO_SCAS)
                 r->rsi = mmio_advance(r->rsi, in->addr_size, step);
             if (in->kind != MMIO_LODS)
                 r->rdi = mmio_advance(r->rdi, in->addr_size, step);
@@ -225,6 +219,8 @@ static enum exit_action mmio_string(struct vcpu *vcpu)
             if (!in->rep)
                 return mmio_finish(vcpu);
             r->rcx = mmio_advance(r->rcx, in->addr_size, -1);
+            if (mmio_string_stops(in))
+                return mmio_finish(vcpu);
             p->phase = STR_READ;
             break;
         }
@@ -283,22 +279,28 @@ static unsigned mmio_stack_size(enum decode_mode mode)
     return (vmcs_read32(GUEST_SS_AR_BYTES) & (1u << 14)) ? 4 : 2;
 }
 
-/* The stack slot of size bytes at offset sp: its linear address in *gla, and 0 if it is RAM;
- * else -1 and *fault is what the guest gets (#SS, #PF, or a crash for a stack outside RAM). */
+/* The stack slot of size bytes at offset sp: its linear address in *gla, and 0 if it is RAM
+ * the access may touch; else -1 and *action is what the guest gets (#SS, #PF, or a crash for
+ * a stack outside RAM). */
 static int mmio_stack_slot(struct vcpu *vcpu, uint64_t sp, unsigned size, bool write, uint64_t *gla,
-                           enum exit_action *fault)
+                           enum exit_action *action)
 {
-    enum decode_mode mode = code_mode();
-    uint64_t gpa;
-    *gla = mmio_linear(DECODE_SS, sp & mmio_addr_mask(mmio_stack_size(mode)), mode);
-    if (mode == DECODE_64 && !mmio_canonical(*gla))
-        *fault = mmio_general_fault(vcpu, true);
-    else if (guest_linear_to_phys(vcpu, *gla, &gpa) < 0)
-        *fault = mmio_page_fault(vcpu, *gla, write);
-    else if (!guest_ram_ptr(vcpu->ram, gpa, size))
-        *fault = exit_crash(vcpu, "PUSH/POP of device memory with its stack outside RAM (0x%lx)", gpa);
-    else
+    struct guest_fault fault;
+    unsigned access = write ? GUEST_WRITE : GUEST_READ;
+    uint64_t gpa = 0, off = sp & mmio_addr_mask(mmio_stack_size(code_mode())), probe = 0;
+    int rc = guest_seg_linear(vcpu, DECODE_SS, off, size, access, gla, &fault);
+    if (rc == 0)
+        rc = guest_translate(vcpu, *gla, access, &gpa, &fault);
+    if (rc == 0)                        /* every page of the slot, without writing yet */
+        rc = guest_mem_read(vcpu, *gla, &probe, size, access, &fault);
+    if (rc == 0)
         return 0;
+    if (rc == GUEST_MEM_FAULT) {
+        guest_fault_inject(vcpu, &fault);
+        *action = EXIT_CONTINUE;
+    } else {
+        *action = exit_crash(vcpu, "PUSH/POP of device memory with its stack outside RAM (0x%lx)", gpa);
+    }
     return -1;
 }
 
@@ -322,10 +324,13 @@ static enum exit_action mmio_push_complete(struct vcpu *vcpu)
     uint64_t rsp = mmio_advance(vcpu_gpr_read(vcpu, DECODE_RSP), ss, -(int64_t)in->size), gla;
     uint64_t value = mmio_answer(vcpu);
     enum exit_action fault;
+    struct guest_fault f;
     if (mmio_stack_slot(vcpu, rsp, in->size, true, &gla, &fault) < 0)
         return fault;
-    if (guest_write(vcpu, gla, &value, in->size) < 0)
-        return mmio_page_fault(vcpu, gla, true);
+    if (guest_mem_write(vcpu, gla, &value, in->size, GUEST_WRITE, &f) < 0) {
+        guest_fault_inject(vcpu, &f);
+        return EXIT_CONTINUE;
+    }
     vcpu_gpr_write(vcpu, DECODE_RSP, rsp);
     return mmio_finish(vcpu);
 }
@@ -337,8 +342,8 @@ static enum exit_action mmio_pop_start(struct vcpu *vcpu)
     enum exit_action fault;
     if (mmio_stack_slot(vcpu, vcpu_gpr_read(vcpu, DECODE_RSP), in->size, false, &gla, &fault) < 0)
         return fault;
-    if (guest_read(vcpu, gla, &value, in->size) < 0)
-        return mmio_page_fault(vcpu, gla, false);
+    struct guest_fault f;
+    guest_mem_read(vcpu, gla, &value, in->size, GUEST_READ, &f);   /* checked by the slot */
     return mmio_access(vcpu, PH_STORE, in->progress.gpa, in->size, true, value);
 }
 
@@ -352,22 +357,31 @@ static enum exit_action mmio_pop_complete(struct vcpu *vcpu)
 
 /* ---- The read-modify-writes: the load is answered; compute, set RFLAGS, maybe store. */
 
+static bool mmio_is_shift(enum emu_op op)
+{
+    return op >= EMU_ROL && op <= EMU_SAR;
+}
+
+/* The ALU forms, shifts and rotates, IMUL r, r/m and the bit scans. A shift whose masked
+ * count is 0 changes nothing and is not stored: the CPU's write-back of the same value is
+ * not something a device register may see (as CMPXCHG's). BSF/BSR of 0 leave the register. */
 static enum exit_action mmio_alu_loaded(struct vcpu *vcpu)
 {
     const struct mmio_insn *in = &vcpu->mmio_insn;
     uint64_t m = mmio_answer(vcpu), flags = vmcs_readnat(GUEST_RFLAGS);
     uint64_t reg = in->reg >= 0 ? vcpu_gpr_read(vcpu, (unsigned)in->reg) : 0;
-    uint64_t src = mmio_store_data(in, reg);
-    if (in->reg_dest) {                 /* reg = reg OP memory */
+    uint64_t src = in->three_op ? in->imm : mmio_store_data(in, reg);
+    if (in->reg_dest) {                 /* reg = reg OP memory (IMUL r, r/m, imm: imm * memory) */
         uint64_t result = emu_alu(in->alu, in->size, src, m, &flags);
+        bool scan_of_zero = (in->alu == EMU_BSF || in->alu == EMU_BSR) && m == 0;
         mmio_set_flags(flags);
-        if (emu_writes_result(in->alu))
+        if (emu_writes_result(in->alu) && !scan_of_zero)
             vcpu_gpr_write(vcpu, (unsigned)in->reg, emu_reg_merge(reg, result, in->size, in->high_byte));
         return mmio_finish(vcpu);
     }
     uint64_t result = emu_alu(in->alu, in->size, m, src, &flags);
     mmio_set_flags(flags);
-    if (!emu_writes_result(in->alu))
+    if (!emu_writes_result(in->alu) || (mmio_is_shift(in->alu) && emu_shift_count(in->size, src) == 0))
         return mmio_finish(vcpu);
     return mmio_access(vcpu, PH_STORE, in->progress.gpa, in->size, true, result);
 }
@@ -402,6 +416,68 @@ static enum exit_action mmio_xadd_loaded(struct vcpu *vcpu)
     return mmio_access(vcpu, PH_STORE, in->progress.gpa, in->size, true, sum);
 }
 
+/* CMPXCHG8B/16B (SDM Vol. 2): the operand as two loads of its halves, low first, compared with
+ * EDX:EAX (RDX:RAX). Equal: ZF = 1 and ECX:EBX (RCX:RBX) stored, low half first. Not equal:
+ * ZF = 0 and the operand loaded into EDX:EAX (32-bit writes, zero-extended), the device not
+ * written (as CMPXCHG). The other flags are kept. progress.done counts the accesses. */
+static enum exit_action mmio_cmpxchg8b_next(struct vcpu *vcpu)
+{
+    struct mmio_insn *in = &vcpu->mmio_insn;
+    struct mmio_progress *p = &in->progress;
+    struct guest_regs *r = &vcpu->regs;
+    unsigned half = in->size / 2;
+    switch (p->done++) {
+    case 0:
+        p->value = mmio_answer(vcpu);
+        return mmio_access(vcpu, PH_LOAD, p->gpa + half, half, false, 0);
+    case 1: {
+        uint64_t lo = p->value, hi = mmio_answer(vcpu), flags = vmcs_readnat(GUEST_RFLAGS);
+        bool equal = lo == emu_low(r->rax, half) && hi == emu_low(r->rdx, half);
+        mmio_set_flags(equal ? flags | EMU_ZF : flags & ~(uint64_t)EMU_ZF);
+        if (equal)
+            return mmio_access(vcpu, PH_STORE, p->gpa, half, true, r->rbx);
+        r->rax = emu_reg_merge(r->rax, lo, half, false);
+        r->rdx = emu_reg_merge(r->rdx, hi, half, false);
+        return mmio_finish(vcpu);
+    }
+    case 2:
+        return mmio_access(vcpu, PH_STORE, p->gpa + half, half, true, r->rcx);
+    default:
+        return mmio_finish(vcpu);
+    }
+}
+
+/* CMOVcc (SDM Vol. 2): the operand is read whatever the condition; the register is written
+ * only if it holds, but a 32-bit one has bits 63:32 cleared either way (in IA-32e mode; outside
+ * it they are not the guest's to see). Flags unchanged. */
+static enum exit_action mmio_cmov_loaded(struct vcpu *vcpu)
+{
+    const struct mmio_insn *in = &vcpu->mmio_insn;
+    unsigned reg = (unsigned)in->reg;
+    uint64_t old = vcpu_gpr_read(vcpu, reg);
+    if (emu_cond(in->cond, vmcs_readnat(GUEST_RFLAGS)))
+        vcpu_gpr_write(vcpu, reg, mmio_load_result(in, old, mmio_answer(vcpu)));
+    else if (in->size == 4)
+        vcpu_gpr_write(vcpu, reg, emu_low(old, 4));
+    return mmio_finish(vcpu);
+}
+
+/* MUL, IMUL, DIV, IDIV of the accumulator by the operand (emulate.h); #DE (a fault: RIP stays,
+ * no register changed) for a zero divisor or a quotient that does not fit. */
+static enum exit_action mmio_muldiv_loaded(struct vcpu *vcpu)
+{
+    const struct mmio_insn *in = &vcpu->mmio_insn;
+    uint64_t rax = vcpu->regs.rax, rdx = vcpu->regs.rdx, flags = vmcs_readnat(GUEST_RFLAGS);
+    if (emu_muldiv(in->alu, in->size, mmio_answer(vcpu), &rax, &rdx, &flags) < 0) {
+        vcpu_inject_exception(vcpu, 0, false, 0);
+        return EXIT_CONTINUE;
+    }
+    vcpu->regs.rax = rax;
+    vcpu->regs.rdx = rdx;
+    mmio_set_flags(flags);
+    return mmio_finish(vcpu);
+}
+
 /* MOV and MOVZX/MOVSX: the loaded value into the register. XCHG: its load was answered; the
  * old value goes into the register and the register's value out to the device. */
 static enum exit_action mmio_mov_complete(struct vcpu *vcpu)
@@ -434,9 +510,16 @@ static enum exit_action mmio_start(struct vcpu *vcpu)
         q->mmio.data = q->mmio.store ? mmio_store_data(in, in->reg >= 0 ? vcpu_gpr_read(vcpu, (unsigned)in->reg) : 0) : 0;
         in->progress.phase = PH_ONE;
         return EXIT_REQUEST;
-    case MMIO_ALU: case MMIO_CMPXCHG: case MMIO_XADD:
+    case MMIO_ALU: case MMIO_CMPXCHG: case MMIO_XADD: case MMIO_CMOV: case MMIO_MULDIV:
         return mmio_access(vcpu, PH_LOAD, in->progress.gpa, in->size, false, 0);
-    case MMIO_MOVS: case MMIO_STOS: case MMIO_LODS:
+    case MMIO_SETCC:
+        return mmio_access(vcpu, PH_STORE, in->progress.gpa, 1, true,
+                           emu_cond(in->cond, vmcs_readnat(GUEST_RFLAGS)));
+    case MMIO_CMPXCHG8B:
+        if (in->size == 16 && (in->progress.gpa & 15))
+            return exit_inject_gp(vcpu);    /* SDM Vol. 2 CMPXCHG16B: #GP(0) if not aligned */
+        return mmio_access(vcpu, PH_LOAD, in->progress.gpa, in->size / 2, false, 0);
+    case MMIO_MOVS: case MMIO_STOS: case MMIO_LODS: case MMIO_CMPS: case MMIO_SCAS:
         in->progress.phase = STR_READ;
         return mmio_string(vcpu);
     case MMIO_SSE:
@@ -452,6 +535,56 @@ static enum exit_action mmio_start(struct vcpu *vcpu)
     }
 }
 
+int mmio_insn_writes(struct vcpu *vcpu, uint64_t gla)
+{
+    uint8_t bytes[DECODE_MAX_LEN];
+    struct mmio_insn in;
+    unsigned n = fetch(vcpu, bytes);
+    if (n == 0)
+        return -1;
+    if (decode_mmio(bytes, n, code_mode(), &in) != 0)
+        return 0;
+    switch (in.kind) {
+    case MMIO_MOV: case MMIO_SSE:
+        return in.op == MMIO_STORE;
+    case MMIO_ALU:
+        return !in.reg_dest && emu_writes_result(in.alu);
+    case MMIO_LODS: case MMIO_CMPS: case MMIO_SCAS: case MMIO_CMOV: case MMIO_MULDIV:
+        return 0;
+    case MMIO_MOVS: case MMIO_STOS: {   /* the destination is ES:RDI */
+        struct guest_fault f;
+        uint64_t dst;
+        return guest_seg_linear(vcpu, DECODE_ES, vcpu->regs.rdi & mmio_addr_mask(in.addr_size), in.size,
+                                GUEST_WRITE, &dst, &f) == 0 && (dst >> 12) == (gla >> 12);
+    }
+    default:                            /* CMPXCHG(8B), XADD, SETcc, PUSH and POP write memory */
+        return 1;
+    }
+}
+
+/* CPUID leaf `leaf` if the CPU has it (basic or extended range), else zeros. */
+static struct cpuid_regs mmio_cpuid(uint32_t leaf)
+{
+    struct cpuid_regs none = { 0, 0, 0, 0 };
+    return cpuid(leaf & 0x80000000u, 0).eax >= leaf ? cpuid(leaf, 0) : none;
+}
+
+/* The bit-count forms as the guest's CPU runs them. Its CPUID shows the host's BMI1, LZCNT and
+ * POPCNT bits unchanged (exit_cpuid.c): without BMI1 (LZCNT) the CPU ignores the F3 of TZCNT
+ * (LZCNT) and executes BSF (BSR) (SDM Vol. 2 TZCNT, LZCNT); POPCNT without its bit is #UD. */
+static int mmio_cpu_form(struct mmio_insn *in)
+{
+    if (in->kind != MMIO_ALU)
+        return 0;
+    if (in->alu == EMU_TZCNT && !(mmio_cpuid(7).ebx & (1u << 3)))
+        in->alu = EMU_BSF;
+    else if (in->alu == EMU_LZCNT && !(mmio_cpuid(0x80000001u).ecx & (1u << 5)))
+        in->alu = EMU_BSR;
+    else if (in->alu == EMU_POPCNT && !(mmio_cpuid(1).ecx & (1u << 23)))
+        return DECODE_UD;
+    return 0;
+}
+
 enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa, bool write)
 {
     struct vcpu_req *q = &vcpu->req;
@@ -459,6 +592,8 @@ enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa, bool write)
     unsigned n = fetch(vcpu, bytes);
     struct mmio_insn *in = &vcpu->mmio_insn;
     int r = n > 0 ? decode_mmio(bytes, n, code_mode(), in) : DECODE_REFUSED;
+    if (r == 0)
+        r = mmio_cpu_form(in);
     if (r == DECODE_UD)
         return exit_inject_ud(vcpu);
     q->kind = VCPU_REQ_MMIO;
@@ -466,6 +601,7 @@ enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa, bool write)
     q->mmio.write = write;
     q->mmio.decoded = r == 0;
     memcpy(q->mmio.bytes, bytes, sizeof q->mmio.bytes);
+    q->mmio.nbytes = (uint8_t)(n < sizeof q->mmio.bytes ? n : sizeof q->mmio.bytes);
     if (!q->mmio.decoded)
         return EXIT_REQUEST;            /* the VM layer says whether a device was there */
     in->progress.gpa = gpa;
@@ -479,6 +615,8 @@ enum exit_action mmio_complete(struct vcpu *vcpu)
         return mmio_string(vcpu);
     if (in->kind == MMIO_SSE)
         return mmio_sse_complete(vcpu);
+    if (in->kind == MMIO_CMPXCHG8B)
+        return mmio_cmpxchg8b_next(vcpu);
     if (in->progress.phase == PH_STORE)
         return in->kind == MMIO_POP ? mmio_pop_complete(vcpu) : mmio_finish(vcpu);
     switch (in->kind) {
@@ -490,6 +628,10 @@ enum exit_action mmio_complete(struct vcpu *vcpu)
         return mmio_xadd_loaded(vcpu);
     case MMIO_PUSH:
         return mmio_push_complete(vcpu);
+    case MMIO_CMOV:
+        return mmio_cmov_loaded(vcpu);
+    case MMIO_MULDIV:
+        return mmio_muldiv_loaded(vcpu);
     default:
         return mmio_mov_complete(vcpu);
     }

@@ -14,6 +14,16 @@ void vcpu_gpr_write(struct vcpu *vcpu, unsigned n, uint64_t v);
 /* Advances RIP by len and ends STI/MOV SS blocking (vcpu_skip_instruction uses the exit's
  * instruction length). (run.c) */
 void vcpu_advance_rip(struct vcpu *vcpu, uint64_t len);
+/* The single-step trap of RFLAGS.TF: #DB with DR6.BS (SDM Vol. 3B 18.3.1.4). (run.c) */
+void vcpu_inject_single_step(struct vcpu *vcpu);
+
+/* An index register (RSI, RDI, RCX, RSP) moved by `by` at the address size `mask`: a 16-bit
+ * one keeps bits 63:16, a 32-bit one is written as a 32-bit register, zero-extended. */
+static inline uint64_t index_advance(uint64_t reg, uint64_t mask, int64_t by)
+{
+    uint64_t v = (reg + (uint64_t)by) & mask;
+    return mask == 0xFFFFull ? (reg & ~mask) | v : v;
+}
 
 /* The CPU's DR0-DR3 and DR6 (n = 0-3, 6), which hold the state owner's values. (debugreg.c) */
 uint64_t dr_hw_read(unsigned n);
@@ -45,6 +55,11 @@ enum exit_action exit_wrmsr(struct vcpu *vcpu);
 enum exit_action exit_io(struct vcpu *vcpu);
 /* A data access at gpa (not RAM): decoded into an MMIO request (exit_mmio.c). */
 enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa, bool write);
+/* Whether the instruction at RIP writes memory (1) or not (0; also when it cannot be
+ * decoded), the operand at linear gla for a string one: the access type of a page walk the
+ * CPU made for it (exit.c), never carried out. -1: it cannot be fetched, so the walk was the
+ * fetch's. (exit_mmio.c) */
+int mmio_insn_writes(struct vcpu *vcpu, uint64_t gla);
 /* A hardware task switch, emulated on the VMCS's guest state (task_switch.c, SDM Vol. 3A 7.3). */
 enum exit_action exit_task_switch(struct vcpu *vcpu);
 
@@ -54,10 +69,5 @@ enum exit_action mmio_complete(struct vcpu *vcpu);
 enum exit_action msr_complete(struct vcpu *vcpu);
 /* Dispatches the exit in vcpu->exit_reason through the handler table. */
 enum exit_action exit_dispatch(struct vcpu *vcpu);
-
-/* Guest memory by linear address, through the guest's own page tables. Return 0 or -1. */
-int guest_linear_to_phys(struct vcpu *vcpu, uint64_t gla, uint64_t *gpa);
-int guest_read(struct vcpu *vcpu, uint64_t gla, void *dst, uint64_t len);
-int guest_write(struct vcpu *vcpu, uint64_t gla, const void *src, uint64_t len);
 
 #endif

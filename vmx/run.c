@@ -59,10 +59,14 @@ void vcpu_advance_rip(struct vcpu *vcpu, uint64_t len)
         vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
     /* Under RFLAGS.TF the CPU traps after each instruction (single step, DR6.BS, SDM 18.3.1.4);
      * an instruction that exited and was emulated here must trap too, or the step is lost. */
-    if ((vmcs_readnat(GUEST_RFLAGS) & RFLAGS_TF) && !vcpu->pending_event) {
-        dr_hw_write(6, dr_hw_read(6) | DR6_BS);
-        vcpu_inject_exception(vcpu, 1, false, 0);
-    }
+    if ((vmcs_readnat(GUEST_RFLAGS) & RFLAGS_TF) && !vcpu->pending_event)
+        vcpu_inject_single_step(vcpu);
+}
+
+void vcpu_inject_single_step(struct vcpu *vcpu)
+{
+    dr_hw_write(6, dr_hw_read(6) | DR6_BS);
+    vcpu_inject_exception(vcpu, 1, false, 0);
 }
 
 void vcpu_skip_instruction(struct vcpu *vcpu)

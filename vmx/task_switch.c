@@ -127,8 +127,8 @@ static bool ts_sel_fault(struct ts_run *r, uint8_t vector, uint16_t sel, const c
     return ts_fault(r, vector, sel & 0xFFFCu, rule);
 }
 
-/* Reads or writes guest linear memory. An address with no translation is a #PF (supervisor,
- * not-present; CR2 the address), one outside the guest's RAM stops the guest. */
+/* Reads or writes guest linear memory. An access the guest's paging refuses is a #PF (CR2 the
+ * address), one outside the guest's RAM stops the guest. */
 static bool ts_mem(struct ts_run *r, uint32_t gla, void *buf, unsigned len, bool write)
 {
     const struct ts_ops *ops = r->ops;
@@ -143,9 +143,9 @@ static bool ts_mem(struct ts_run *r, uint32_t gla, void *buf, unsigned len, bool
     r->out->fault = true;
     r->out->vector = TS_VEC_PF;
     r->out->has_error = true;
-    r->out->error = write ? 2 : 0;
+    r->out->error = ops->pf_error ? *ops->pf_error : write ? 2 : 0;
     r->out->cr2 = gla;
-    r->out->rule = "#PF: a TSS or descriptor not mapped";
+    r->out->rule = "#PF: a TSS or descriptor the guest's paging refuses";
     return false;
 }
 
@@ -547,14 +547,22 @@ static void ts_cpu_write(struct vcpu *vcpu, const struct ts_cpu *c)
     vmcs_writenat(GUEST_DR7, c->dr7);
 }
 
+/* The error code of the last refused access (a vCPU runs on one CPU at a time, and a task
+ * switch runs to its end without yielding it). */
+static uint32_t ts_pf_error;
+
+/* The TSS and descriptor accesses of a task switch are implicit supervisor accesses (SDM
+ * Vol. 3A 4.6): the checked path, whatever the CPL. */
 static int ts_vcpu_mem(struct vcpu *vcpu, uint32_t gla, void *buf, unsigned len, bool write)
 {
-    if ((write ? guest_write(vcpu, gla, buf, len) : guest_read(vcpu, gla, buf, len)) == 0)
-        return 0;
-    uint64_t gpa;
-    if (guest_linear_to_phys(vcpu, gla, &gpa) < 0 || guest_linear_to_phys(vcpu, gla + len - 1, &gpa) < 0)
+    struct guest_fault fault;
+    int rc = write ? guest_mem_write(vcpu, gla, buf, len, GUEST_IMPLICIT, &fault)
+                   : guest_mem_read(vcpu, gla, buf, len, GUEST_IMPLICIT, &fault);
+    if (rc == GUEST_MEM_FAULT) {
+        ts_pf_error = fault.error;
         return TS_MEM_UNMAPPED;
-    return TS_MEM_NOT_RAM;
+    }
+    return rc == 0 ? 0 : TS_MEM_NOT_RAM;
 }
 
 static int ts_read(void *ctx, uint32_t gla, void *dst, unsigned len)
@@ -655,7 +663,7 @@ enum exit_action exit_task_switch(struct vcpu *vcpu)
     ts_cpu_read(vcpu, &cpu);
     if (!hw_event)                                      /* CALL, JMP, IRET, INT n: resume past it */
         cpu.eip += vmcs_read32(VM_EXIT_INSTRUCTION_LEN);
-    const struct ts_ops ops = { vcpu, ts_read, ts_write, ts_load_cr3 };
+    const struct ts_ops ops = { vcpu, ts_read, ts_write, ts_load_cr3, &ts_pf_error };
     struct ts_outcome out;
     task_switch(&cpu, &ops, &req, &out);
     if (out.crash)

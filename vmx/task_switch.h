@@ -46,8 +46,9 @@ struct ts_request {
     uint32_t error;
 };
 
-/* The guest's linear memory, and its CR3. read/write return 0, TS_MEM_UNMAPPED (no
- * translation: a #PF) or TS_MEM_NOT_RAM (translated to memory the guest does not have).
+/* The guest's linear memory, and its CR3. read/write return 0, TS_MEM_UNMAPPED (refused by
+ * the guest's paging: a #PF, its error code in *pf_error when that is not NULL, else a
+ * not-present one) or TS_MEM_NOT_RAM (translated to memory the guest does not have).
  * load_cr3 returns 0, or -1 when a PAE PDPTE of the new CR3 has a reserved bit set. */
 #define TS_MEM_UNMAPPED (-1)
 #define TS_MEM_NOT_RAM  (-2)
@@ -56,6 +57,7 @@ struct ts_ops {
     int (*read)(void *ctx, uint32_t gla, void *dst, unsigned len);
     int (*write)(void *ctx, uint32_t gla, const void *src, unsigned len);
     int (*load_cr3)(void *ctx, uint32_t cr3);
+    uint32_t *pf_error;
 };
 
 /* What came of it. Not committed: nothing changed (memory nor *cpu), and the fault, if any,

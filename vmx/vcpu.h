@@ -64,6 +64,8 @@ struct vcpu_req {
             uint8_t size;
             bool in;
             uint16_t count;
+            bool nothing;                   /* INS/OUTS: an element's memory is not RAM (it */
+            uint64_t nothing_gpa;           /* reads all-ones, takes no writes): the first */
             uint32_t data[VCPU_IO_BATCH];   /* OUT: the values; IN: the VM layer's answers */
         } io;
         struct {                    /* a data access outside RAM (EPT violation) */
@@ -74,6 +76,7 @@ struct vcpu_req {
             bool load, store;       /* what the instruction does (both for XCHG) */
             uint64_t data;          /* store: the value; load: the device's answer */
             uint8_t bytes[4];       /* the instruction's first bytes, for the report */
+            uint8_t nbytes;         /* how many of them could be fetched (0: none) */
         } mmio;
         struct {                    /* RDMSR/WRMSR of an MSR the CPU side does not own */
             uint32_t index;
@@ -83,6 +86,7 @@ struct vcpu_req {
         } msr;
         struct {                    /* VMCALL: number in RAX, arguments in RBX and RCX */
             uint64_t nr, a1, a2;
+            uint8_t cpl;            /* the caller's privilege level: VMCALL exits at any CPL */
             uint64_t ret;           /* returned in RAX */
         } hypercall;
     };
@@ -105,7 +109,6 @@ struct vcpu {
     uint64_t cr0_shadow, cr4_shadow;        /* what the guest wrote (read shadows) */
     uint64_t xcr0;
     uint64_t dr[4], dr6;                    /* saved; the CPU holds the state owner's */
-    uint64_t cr8;
     uint64_t swap_msrs[SWAP_MSR_COUNT];
     uint64_t tsc_offset;                    /* guest TSC - host TSC (the VMCS's TSC_OFFSET) */
     uint64_t tsc_adjust;                    /* IA32_TSC_ADJUST (SDM 18.17.3) */
@@ -136,6 +139,7 @@ struct vcpu {
     /* Set by the VM layer. */
     const struct guest_ram *ram;            /* the guest's RAM, for its page walks and decoding */
     bool cpuid_apic;                        /* CPUID.1:EDX.APIC (IA32_APIC_BASE.EN, SDM 11.4.3) */
+    uint8_t *tpr;                           /* the local APIC's TPR, which is also CR8 (cr.c) */
     struct vcpu_req req;                    /* the access vcpu_run() handed back */
     struct mmio_insn mmio_insn;             /* the decoded instruction of an MMIO request */
 

@@ -4,6 +4,7 @@
 
 #define PTE_P       0x001
 #define PTE_RW      0x002
+#define PTE_US      0x004
 #define PDE_PS      0x080
 #define PAGE_4M     (4u << 20)
 #define SMALL_TABLES 16             /* 4 KiB-page fallback: 16 tables map 64 MiB */
@@ -38,4 +39,30 @@ uint32_t paging_identity_map(uint64_t bytes)
     write_cr3((uint32_t)page_dir);
     write_cr0(read_cr0() | CR0_PG);
     return dirs == 1024 ? 0xffffffffu : dirs << 22;
+}
+
+void paging_identity_map_user(void)
+{
+    for (uint32_t i = 0; i < SMALL_TABLES; i++) {
+        for (uint32_t j = 0; j < 1024; j++)
+            page_tables[i][j] = (i << 22) | (j << 12) | PTE_US | PTE_RW | PTE_P;
+        page_dir[i] = (uint32_t)page_tables[i] | PTE_US | PTE_RW | PTE_P;
+    }
+    write_cr3((uint32_t)page_dir);
+    write_cr0(read_cr0() | CR0_PG);
+}
+
+uint32_t *paging_pde(uint32_t addr)
+{
+    return &page_dir[addr >> 22];
+}
+
+uint32_t *paging_pte(uint32_t addr)
+{
+    return &page_tables[(addr >> 22) % SMALL_TABLES][(addr >> 12) & 1023];
+}
+
+void paging_flush(void)
+{
+    write_cr3(read_cr3());
 }

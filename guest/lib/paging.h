@@ -11,4 +11,15 @@
  */
 uint32_t paging_identity_map(uint64_t bytes);
 
+/*
+ * Identity-map [0, 64 MiB) with 4 KiB pages, every one present, writable and user-accessible
+ * (a test then changes single entries: paging_pte), and turn paging on.
+ */
+void paging_identity_map_user(void);
+/* The page-directory entry of linear address addr, and its page-table entry (under 64 MiB). */
+uint32_t *paging_pde(uint32_t addr);
+uint32_t *paging_pte(uint32_t addr);
+/* Reloads CR3: the TLB forgets every non-global translation. */
+void paging_flush(void);
+
 #endif

@@ -7,6 +7,7 @@
 #include "kernel/cpu.h"
 #include "kernel/idt.h"
 #include "kernel/log.h"
+#include "kernel/printf.h"
 
 static bool (*host_work)(void);
 
@@ -19,9 +20,14 @@ void vm_set_host_work(bool (*pending)(void))
  *   0 HC_NOP          a round trip; returns 0.
  *   1 HC_IRQ_LATENCY  EBX:ECX = the TSC the guest read at the first instruction of an
  *                     interrupt handler; returns the TSC ticks since the host timer
- *                     interrupt that preceded the injection (~0 if that makes no sense). */
-static uint64_t hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2)
+ *                     interrupt that preceded the injection (~0 if that makes no sense).
+ * Errors return -1 (all ones in RAX): an unknown number, and any hypercall from CPL > 0.
+ * VMCALL exits whatever the CPL (SDM Vol. 3C 26.1.2), so only this check keeps user code
+ * out; KVM refuses it the same way (-KVM_EPERM, also -1). RIP advances either way. */
+static uint64_t hypercall(struct vm *vm, uint8_t cpl, uint64_t nr, uint64_t a1, uint64_t a2)
 {
+    if (cpl > 0)
+        return ~0ull;                   /* not permitted */
     if (nr == 0)
         return 0;
     if (nr == 1) {
@@ -31,31 +37,52 @@ static uint64_t hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2)
     return ~0ull;                       /* unknown hypercall */
 }
 
+/* The instruction's first bytes for a report: only those the guest's own memory gave (the
+ * fetch may have failed; nothing else may reach a guest-visible line). */
+static const char *insn_bytes(const struct vcpu_req *q, char *buf, size_t size)
+{
+    if (q->mmio.nbytes == 0)
+        return "its bytes could not be read";
+    size_t n = (size_t)snprintf(buf, size, "bytes");
+    for (unsigned i = 0; i < q->mmio.nbytes && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, " %02x", q->mmio.bytes[i]);
+    return buf;
+}
+
 /* An access to nothing (no RAM, no device): on a PC a read gives all-ones and a write goes
  * nowhere, and kernels probe such addresses; QEMU and KVM answer the same. Counted, and
  * logged once per MiB region (at most VM_BAD_REGIONS lines a run); on_bad_access=crash stops
  * the guest instead, as the memory-isolation test and the crash guest want. */
-static enum exit_action bad_access(struct vm *vm, struct vcpu *vcpu)
+static enum exit_action nothing_access(struct vm *vm, struct vcpu *vcpu, uint64_t gpa, bool write)
 {
-    struct vcpu_req *q = &vcpu->req;
-    const char *what = q->mmio.write ? "write" : "read";
+    const char *what = write ? "write" : "read";
     if (vm->cfg.on_bad_access == BAD_ACCESS_CRASH)
-        return exit_crash(vcpu, "%s outside its RAM at guest-physical 0x%lx", what, q->mmio.gpa);
-    if (!q->mmio.decoded)
-        return exit_crash(vcpu, "%s of nothing at guest-physical 0x%lx by an instruction anfitrion "
-                          "does not emulate (%02x %02x %02x %02x)", what, q->mmio.gpa, q->mmio.bytes[0],
-                          q->mmio.bytes[1], q->mmio.bytes[2], q->mmio.bytes[3]);
+        return exit_crash(vcpu, "%s outside its RAM at guest-physical 0x%lx", what, gpa);
     vm->bad_accesses++;
-    uint64_t region = q->mmio.gpa >> 20;
+    uint64_t region = gpa >> 20;
     bool logged = false;
     for (unsigned i = 0; i < vm->n_bad_regions; i++)
         logged |= vm->bad_regions[i] == region;
     if (!logged && vm->n_bad_regions < VM_BAD_REGIONS) {
         vm->bad_regions[vm->n_bad_regions++] = region;
-        hv_info("guest %s: %s of nothing at guest-physical 0x%lx: %s%s", vm->cfg.name, what,
-                q->mmio.gpa, q->mmio.write ? "dropped" : "all-ones",
+        hv_info("guest %s: %s of nothing at guest-physical 0x%lx: %s%s", vm->cfg.name, what, gpa,
+                write ? "dropped" : "all-ones",
                 vm->n_bad_regions == VM_BAD_REGIONS ? " (further regions: counted in stats only)" : "");
     }
+    return EXIT_CONTINUE;
+}
+
+/* The MMIO side: an instruction that was not decoded cannot be completed. */
+static enum exit_action bad_access(struct vm *vm, struct vcpu *vcpu)
+{
+    struct vcpu_req *q = &vcpu->req;
+    char bytes[24];
+    if (vm->cfg.on_bad_access != BAD_ACCESS_CRASH && !q->mmio.decoded)
+        return exit_crash(vcpu, "%s of nothing at guest-physical 0x%lx by an instruction anfitrion "
+                          "does not emulate (%s)", q->mmio.write ? "write" : "read", q->mmio.gpa,
+                          insn_bytes(q, bytes, sizeof bytes));
+    if (nothing_access(vm, vcpu, q->mmio.gpa, q->mmio.write) == EXIT_CRASH)
+        return EXIT_CRASH;
     q->mmio.data = ~0ull;                   /* mmio_complete keeps the load's size */
     return EXIT_CONTINUE;
 }
@@ -67,10 +94,10 @@ static enum exit_action mmio_request(struct vm *vm, struct vcpu *vcpu)
     uint64_t gpa = q->mmio.gpa;
     if (!vdev_mmio_find(&vm->bus, gpa))
         return bad_access(vm, vcpu);
+    char bytes[24];
     if (!q->mmio.decoded)
         return exit_crash(vcpu, "device access at guest-physical 0x%lx by an instruction anfitrion "
-                          "does not emulate (%02x %02x %02x %02x)", gpa, q->mmio.bytes[0],
-                          q->mmio.bytes[1], q->mmio.bytes[2], q->mmio.bytes[3]);
+                          "does not emulate (%s)", gpa, insn_bytes(q, bytes, sizeof bytes));
     if (q->mmio.load && !vdev_mmio_read(&vm->bus, gpa, q->mmio.size, &q->mmio.data))
         return exit_crash(vcpu, "read outside its RAM at guest-physical 0x%lx", gpa);
     if (q->mmio.store && !vdev_mmio_write(&vm->bus, gpa, q->mmio.size, q->mmio.data))
@@ -96,6 +123,9 @@ static enum exit_action request(struct vm *vm, struct vcpu *vcpu)
     struct vcpu_req *q = &vcpu->req;
     switch (q->kind) {
     case VCPU_REQ_IO:
+        /* INS/OUTS with memory of nothing: counted, or the guest stopped before the port. */
+        if (q->io.nothing && nothing_access(vm, vcpu, q->io.nothing_gpa, q->io.in) == EXIT_CRASH)
+            return EXIT_CRASH;
         for (unsigned i = 0; i < q->io.count; i++) {
             if (q->io.in)
                 q->io.data[i] = vdev_io_in(&vm->bus, q->io.port, q->io.size);
@@ -111,7 +141,8 @@ static enum exit_action request(struct vm *vm, struct vcpu *vcpu)
         msr_request(vm, vcpu);
         break;
     case VCPU_REQ_HYPERCALL:
-        q->hypercall.ret = hypercall(vm, q->hypercall.nr, q->hypercall.a1, q->hypercall.a2);
+        q->hypercall.ret = hypercall(vm, q->hypercall.cpl, q->hypercall.nr, q->hypercall.a1,
+                                     q->hypercall.a2);
         break;
     }
     return vcpu_complete(vcpu);
@@ -183,6 +214,9 @@ enum exit_action vm_run_slice(struct vm *vm, uint64_t slice_tsc)
 {
     struct vcpu *vcpu = &vm->vcpu;
     uint64_t deadline = rdtsc() + slice_tsc;
+    /* CR8 is the vLAPIC's TPR: vmx/ reads and writes it there (cr.c), and a MOV to CR8 that
+     * lowers it returns EXIT_EVENTS, after which deliver_interrupt looks at the PPR again. */
+    vcpu->tpr = &vm->lapic.tpr;
     for (;;) {
         deliver_interrupt(vm);
         if (vcpu->halted)

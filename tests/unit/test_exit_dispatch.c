@@ -194,6 +194,29 @@ static void test_vmcall(void **state)
     assert_rip_advanced(3);
 }
 
+/* VMCALL exits at any CPL (SDM Vol. 3C 26.1.2): the caller's CPL, SS.DPL (25.4.1), goes up with
+ * the request so that the VM layer can refuse user code (it answers -1); RIP still advances. */
+static void test_vmcall_carries_cpl(void **state)
+{
+    static const struct { uint32_t ss_ar; uint8_t cpl; } cases[] = {
+        { 0xC093, 0 }, { 0xC0B3, 1 }, { 0xC0F3, 3 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        fake_vmcs_set(GUEST_SS_AR_BYTES, cases[i].ss_ar);
+        fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 3);
+        v.regs.rax = 0;
+        v.exit_reason = EXIT_REASON_VMCALL;
+        assert_int_equal(exit_dispatch(&v), EXIT_REQUEST);
+        assert_int_equal(v.req.hypercall.cpl, cases[i].cpl);
+        v.req.hypercall.ret = ~0ull;            /* the VM layer's "not permitted" */
+        assert_int_equal(vcpu_complete(&v), EXIT_CONTINUE);
+        assert_int_equal(v.regs.rax, ~0ull);
+        assert_rip_advanced(3);
+        assert_no_unset_reads();
+    }
+}
+
 /* An EPT violation on an instruction fetch (qualification bit 2, SDM Table 28-7): no device
  * can supply code, the guest stops. */
 static void test_ept_violation_fetch(void **state)
@@ -275,6 +298,7 @@ int main(void)
         FAKE_TEST(test_external_interrupt),
         FAKE_TEST(test_xsetbv),
         FAKE_TEST(test_vmcall),
+        FAKE_TEST(test_vmcall_carries_cpl),
         FAKE_TEST(test_ept_violation_fetch),
         FAKE_TEST(test_ept_violation_mmio),
         FAKE_TEST(test_ept_violation_undecodable),

@@ -260,27 +260,122 @@ static void test_rep_ins_batch_limit(void **state)
     assert_rip_kept();
 }
 
-/* INS into an address that is not the guest's RAM: the guest is stopped, RIP untouched. */
-static void test_ins_outside_ram_crashes(void **state)
+/* INS into memory of nothing: the value is dropped and the instruction completes, as on a PC
+ * (reads of nothing are all-ones, writes go nowhere). */
+static void test_ins_into_nothing(void **state)
 {
     (void)state;
     v.regs.rdi = 0x300000;
     io_exit(0x60, 1, Q_IN | Q_STRING, AS32, SEG_ES);
     assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    assert_true(v.req.io.nothing);          /* for the VM layer to count (on_bad_access) */
+    assert_int_equal(v.req.io.nothing_gpa, 0x300000);
     v.req.io.data[0] = 0x42;
-    assert_int_equal(io_complete(&v), EXIT_CRASH);
-    assert_string_equal(v.crash_reason, "INS to an unmapped guest address 0x300000");
-    assert_rip_kept();
+    assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rdi, 0x300001);
+    assert_rip_advanced(2);
 }
 
-/* OUTS from an address that is not the guest's RAM: stopped before any request. */
-static void test_outs_outside_ram_crashes(void **state)
+/* OUTS of a word straddling the end of RAM: the RAM byte, then all-ones. */
+static void test_outs_from_nothing(void **state)
 {
     (void)state;
-    v.regs.rsi = RAM_SIZE - 1;              /* the word straddles the end of RAM */
+    ram[RAM_SIZE - 1] = 0x5A;
+    v.regs.rsi = RAM_SIZE - 1;
     io_exit(0x60, 2, Q_STRING, AS32, SEG_DS);
-    assert_int_equal(exit_io(&v), EXIT_CRASH);
-    assert_string_equal(v.crash_reason, "OUTS from an unmapped guest address 0x1fffff");
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    assert_int_equal(v.req.io.data[0], 0xFF5A);
+    assert_true(v.req.io.nothing);
+    assert_int_equal(v.req.io.nothing_gpa, RAM_SIZE);
+}
+
+/* 64-bit mode (SDM Vol. 2B INS, Vol. 1 3.4.2.1): ES's base is ignored; a non-canonical RDI is
+ * #GP(0) before the port is read; with a 32-bit address size (addr32) RDI and RCX are
+ * written as 32-bit registers, their upper halves cleared. */
+static void test_ins_64bit_mode(void **state)
+{
+    (void)state;
+    fake_vmcs_set(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
+    fake_vmcs_set(GUEST_CS_AR_BYTES, 0xA09B);
+    fake_vmcs_set(GUEST_ES_BASE, 0x100000);
+    v.regs.rdi = 0x5000;
+    io_exit(0x60, 1, Q_IN | Q_STRING, AS64, SEG_ES);
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    v.req.io.data[0] = 0x42;
+    assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+    assert_int_equal(ram[0x5000], 0x42);
+    assert_int_equal(ram[0x105000], 0);
+
+    fake_setup(state);
+    fake_vmcs_set(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
+    fake_vmcs_set(GUEST_CS_AR_BYTES, 0xA09B);
+    v.regs.rdi = 0x8000000000000000ull;
+    io_exit(0x60, 1, Q_IN | Q_STRING, AS64, SEG_ES);
+    assert_int_equal(exit_io(&v), EXIT_CONTINUE);
+    assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | INTR_INFO_DELIVER_CODE | 13);
+
+    fake_setup(state);
+    fake_vmcs_set(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
+    fake_vmcs_set(GUEST_CS_AR_BYTES, 0xA09B);
+    v.regs.rdi = 0xFFFFFFFF00006000ull;
+    v.regs.rcx = 0xFFFFFFFF00000002ull;
+    io_exit(0x60, 1, Q_IN | Q_STRING | Q_REP, AS32, SEG_ES);
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    assert_int_equal(v.req.io.count, 2);
+    assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rdi, 0x6002);
+    assert_int_equal(v.regs.rcx, 0);
+}
+
+/* A ring-3 INSB with IOPL=3 into a supervisor page, or into a read-only page (from ring 3, or
+ * from ring 0 with CR0.WP=1), is a #PF with the CPU's error code and CR2, and the port is not
+ * read (SDM Vol. 3A 4.6, 4.7). The chaos guest wrote kernel memory this way. */
+static void test_ins_page_permissions(void **state)
+{
+    static const struct { uint64_t pte; unsigned dpl; bool wp; uint32_t error; } cases[] = {
+        { 0x7000 | 0x3, 3, false, 0x7 },    /* supervisor page from ring 3: P|W|U */
+        { 0x7000 | 0x5, 3, false, 0x7 },    /* read-only user page from ring 3 */
+        { 0x7000 | 0x1, 0, true, 0x3 },     /* read-only page, ring 0, WP=1: P|W */
+        { 0x7000 | 0x1, 0, false, 0 },      /* ... WP=0: allowed */
+        { 0x7000 | 0x7, 3, false, 0 },      /* user, writable: allowed */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        uint32_t *pd = (uint32_t *)(ram + 0x20000), *pt = (uint32_t *)(ram + 0x21000);
+        pd[0] = 0x21000 | 0x7;
+        pt[7] = (uint32_t)cases[i].pte;
+        v.cr0_shadow = CR0_PE | CR0_PG | CR0_ET | (cases[i].wp ? CR0_WP : 0);
+        fake_vmcs_set(GUEST_CR3, 0x20000);
+        fake_vmcs_set(GUEST_SS_AR_BYTES, 0xC093 | cases[i].dpl << 5);
+        v.regs.rdi = 0x7010;
+        io_exit(0x60, 1, Q_IN | Q_STRING, AS32, SEG_ES);
+        if (!cases[i].error) {
+            assert_int_equal(exit_io(&v), EXIT_REQUEST);
+            continue;
+        }
+        assert_int_equal(exit_io(&v), EXIT_CONTINUE);
+        assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | INTR_INFO_DELIVER_CODE | 14);
+        assert_int_equal(v.pending_error_code, cases[i].error);
+        assert_int_equal(v.regs.cr2, 0x7010);
+        assert_rip_kept();
+    }
+}
+
+/* REP INS under RFLAGS.TF: one element per exit, a single-step #DB after each with RIP still on
+ * the instruction while RCX is not 0 (SDM Vol. 3B 18.3.1.4). */
+static void test_rep_ins_single_step(void **state)
+{
+    (void)state;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | RFLAGS_TF);
+    v.regs.rdi = 0x8000;
+    v.regs.rcx = 3;
+    io_exit(0x60, 1, Q_IN | Q_STRING | Q_REP, AS32, SEG_ES);
+    assert_int_equal(exit_io(&v), EXIT_REQUEST);
+    assert_int_equal(v.req.io.count, 1);
+    assert_int_equal(io_complete(&v), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rcx, 2);
+    assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | 1);
+    assert_true(fake_dr[6] & (1u << 14));
     assert_rip_kept();
 }
 
@@ -352,8 +447,11 @@ int main(void)
         FAKE_TEST(test_rep_count_zero),
         FAKE_TEST(test_rep_ins_writes_memory),
         FAKE_TEST(test_rep_ins_batch_limit),
-        FAKE_TEST(test_ins_outside_ram_crashes),
-        FAKE_TEST(test_outs_outside_ram_crashes),
+        FAKE_TEST(test_ins_into_nothing),
+        FAKE_TEST(test_outs_from_nothing),
+        FAKE_TEST(test_ins_64bit_mode),
+        FAKE_TEST(test_ins_page_permissions),
+        FAKE_TEST(test_rep_ins_single_step),
         FAKE_TEST(test_string_segment_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

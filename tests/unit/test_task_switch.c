@@ -144,7 +144,7 @@ static int flat_load_cr3(void *ctx, uint32_t cr3)
     cr3_loaded = cr3;
     return cr3_result;
 }
-static const struct ts_ops flat = { NULL, flat_read, flat_write, flat_load_cr3 };
+static const struct ts_ops flat = { NULL, flat_read, flat_write, flat_load_cr3, NULL };
 
 static struct ts_outcome run(uint16_t sel, enum ts_source src)
 {

@@ -163,6 +163,25 @@ static void test_tpr_ppr_masking(void **state)
     assert_int_equal(vlapic_pending_vector(&lapic), -1);
 }
 
+/* CR8 is TPR[7:4] (SDM Vol. 3A 11.8.6.1): the vCPU writes the tpr byte directly (vmx/cr.c,
+ * through vcpu->tpr), with no register access. The APIC must see such a write at once: the
+ * xAPIC TPR reads it, the PPR follows it, and a lowered class lets the held vector through. */
+static void test_tpr_written_as_cr8(void **state)
+{
+    (void)state;
+    enable();
+    vlapic_set_irq(&lapic, 0x80, false);
+    lapic.tpr = 0xF << 4;                       /* MOV to CR8 15 */
+    assert_int_equal(rd(VLAPIC_REG_TPR), 0xF0);
+    assert_int_equal(rd(VLAPIC_REG_PPR), 0xF0);
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+    lapic.tpr = 0x7 << 4;                       /* MOV to CR8 7 */
+    assert_int_equal(vlapic_pending_vector(&lapic), 0x80);
+    wr(VLAPIC_REG_TPR, 0x93);                   /* and back: MOV from CR8 reads 9 */
+    assert_int_equal(lapic.tpr >> 4, 9);
+    assert_int_equal(vlapic_pending_vector(&lapic), -1);
+}
+
 static void test_nested_ack_and_eoi_order(void **state)
 {
     (void)state;
@@ -764,6 +783,7 @@ int main(void)
         cmocka_unit_test_setup(test_id_version_and_widths, setup),
         cmocka_unit_test_setup(test_svr_enable_and_disable, setup),
         cmocka_unit_test_setup(test_tpr_ppr_masking, setup),
+        cmocka_unit_test_setup(test_tpr_written_as_cr8, setup),
         cmocka_unit_test_setup(test_nested_ack_and_eoi_order, setup),
         cmocka_unit_test_setup(test_level_eoi_reaches_ioapic, setup),
         cmocka_unit_test_setup(test_illegal_vector_sets_esr, setup),

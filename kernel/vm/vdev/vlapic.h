@@ -120,7 +120,8 @@ struct vlapic {
     uint64_t bus_hz, tsc_hz;
     uint64_t apic_base;        /* IA32_APIC_BASE */
     uint8_t xapic_id;          /* ID register bits 31:24 in xAPIC mode (writable) */
-    uint8_t tpr;
+    uint8_t tpr;               /* also the CPU's CR8 (TPR[7:4]): the vCPU reads and writes it
+                                  through vcpu->tpr (vmx/cr.c, SDM 11.8.6.1) */
     uint32_t ldr, dfr, svr;
     uint32_t isr[8], tmr[8], irr[8]; /* bit v%32 of word v/32 is vector v */
     uint32_t esr;              /* what ESR reads: errors latched by the last write */
