@@ -46,17 +46,6 @@ bool guest_in_64bit_mode(void)
     return (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & (1u << 13));
 }
 
-/* Reserved bits of a present PAE PDPTE (SDM Vol. 3A Table 4-8): 2:1, 8:5, and MAXPHYADDR up. */
-static uint64_t pdpte_reserved(void)
-{
-    static uint64_t mask;
-    if (!mask) {
-        unsigned m = cpuid(0x80000000, 0).eax >= 0x80000008 ? cpuid(0x80000008, 0).eax & 0xFF : 36;
-        mask = 0x1E6ull | ~((1ull << m) - 1);
-    }
-    return mask;
-}
-
 /* PAE paging outside IA-32e mode (CR0.PG, CR4.PAE, EFER.LME clear) reads its four PDPTEs
  * from CR3 when a MOV to CR0 or CR4 changes PG, CD, NW, PAE, PGE, PSE or SMEP (SDM 4.4.1):
  * a present one with a reserved bit set makes the MOV #GP and changes nothing; else they go
@@ -75,7 +64,7 @@ static bool pdptes_load(struct vcpu *vcpu, uint64_t cr0, uint64_t cr4)
     for (int i = 0; i < 4; i++) {
         if (p)
             e[i] = p[i];
-        if ((e[i] & 1) && (e[i] & pdpte_reserved()))
+        if ((e[i] & 1) && (e[i] & guest_pdpte_reserved()))
             return false;
     }
     static const struct vmcs_field64 fields[4] = { GUEST_PDPTE0, GUEST_PDPTE1, GUEST_PDPTE2, GUEST_PDPTE3 };

@@ -3,6 +3,7 @@
  * (none, 32-bit, PAE, 4- or 5-level: 4.3-4.5) with its permissions (4.6), faults (4.7) and
  * accessed/dirty flags (4.8), then the VM's RAM. */
 #include "vmx/exits.h"
+#include "vmx/cr.h"
 #include "kernel/cpu.h"
 #include "kernel/string.h"
 
@@ -29,11 +30,6 @@ static uint64_t guest_cr0(const struct vcpu *vcpu)
 {
     uint64_t host_owned = vmcs_readnat(CR0_GUEST_HOST_MASK);
     return (vcpu->cr0_shadow & host_owned) | (vmcs_readnat(GUEST_CR0) & ~host_owned);
-}
-
-static bool guest_64bit_mode(void)
-{
-    return (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & (1u << 13));
 }
 
 /* ---- Segmentation */
@@ -89,7 +85,7 @@ int guest_seg_linear(struct vcpu *vcpu, unsigned seg, uint64_t offset, unsigned 
 {
     fault->vector = seg == LSEG_SS ? 12 : 13;
     fault->error = 0;
-    if (guest_64bit_mode()) {
+    if (guest_in_64bit_mode()) {
         /* 64-bit mode ignores the bases but FS's and GS's, and the limits (SDM Vol. 1 3.4.2.1);
          * a non-canonical address is #GP(0), or #SS(0) through SS (Vol. 3A 6.15). */
         uint64_t a = (seg >= LSEG_FS ? vmcs_readnat(seg_bases[seg]) : 0) + offset;
@@ -116,8 +112,7 @@ int guest_seg_linear(struct vcpu *vcpu, unsigned seg, uint64_t offset, unsigned 
 #define PG_XD  (1ull << 63)
 #define PG_ADDR 0x000FFFFFFFFFF000ull
 
-/* Address bits from MAXPHYADDR to 51: reserved in every present 8-byte entry (SDM 4.5). */
-static uint64_t phys_reserved(void)
+uint64_t guest_phys_reserved(void)
 {
     static uint64_t mask;
     if (!mask) {
@@ -125,6 +120,11 @@ static uint64_t phys_reserved(void)
         mask = ((1ull << 52) - 1) & ~((1ull << m) - 1);
     }
     return mask;
+}
+
+uint64_t guest_pdpte_reserved(void)
+{
+    return 0x1E6ull | guest_phys_reserved() | ~((1ull << 52) - 1);
 }
 
 /* One paging-structure entry: its host address (NULL when it is not RAM) and value. */
@@ -210,7 +210,7 @@ int guest_translate(struct vcpu *vcpu, uint64_t gla, unsigned access, uint64_t *
         if (pae) {
             /* Bits MAXPHYADDR-51, and XD without EFER.NXE; PAE paging also reserves 62:52;
              * PS in a PML4E/PML5E; a large page's address bits below its size (Tables 4-8 to 4-20). */
-            rsvd = phys_reserved() | xd_rsvd | ((efer & EFER_LMA) ? 0 : 0x7FF0000000000000ull);
+            rsvd = guest_phys_reserved() | xd_rsvd | ((efer & EFER_LMA) ? 0 : 0x7FF0000000000000ull);
             if (level >= 4)
                 rsvd |= PG_PS;
             if (large)
@@ -267,7 +267,7 @@ static int guest_copy(struct vcpu *vcpu, uint64_t gla, uint8_t *buf, uint64_t le
                       struct guest_fault *fault)
 {
     bool write = access & GUEST_WRITE;
-    uint64_t wrap = guest_64bit_mode() ? ~0ull : 0xFFFFFFFFull;
+    uint64_t wrap = guest_in_64bit_mode() ? ~0ull : 0xFFFFFFFFull;
     /* First every page, so that a fault leaves guest memory as it was. */
     for (uint64_t a = gla, left = len; left;) {
         uint64_t chunk = 4096 - (a & 4095), gpa;

@@ -57,6 +57,11 @@ struct guest_fault {
 #define GUEST_MEM_FAULT   (-1)  /* *fault says what the guest gets; nothing was touched */
 #define GUEST_MEM_NOT_RAM (-2)  /* a byte translates to memory that is not the guest's RAM */
 
+/* Physical-address bits from MAXPHYADDR to 51, reserved in every present 8-byte paging
+ * entry (SDM Vol. 3A 4.5); and the reserved bits of a present PAE PDPTE (Table 4-8: 2:1,
+ * 8:5, MAXPHYADDR to 63). */
+uint64_t guest_phys_reserved(void);
+uint64_t guest_pdpte_reserved(void);
 /* The current privilege level: SS.DPL (SDM Vol. 3C 25.4.1). */
 unsigned guest_cpl(void);
 /* The linear address of seg:offset (seg 0 ES ... 5 GS; offset already cut to the address

@@ -575,13 +575,6 @@ static int ts_write(void *ctx, uint32_t gla, const void *src, unsigned len)
     return ts_vcpu_mem(ctx, gla, (void *)src, len, true);
 }
 
-/* Reserved bits of a present PAE PDPTE (SDM Vol. 3A Table 4-8): 2:1, 8:5, MAXPHYADDR and up. */
-static uint64_t ts_pdpte_reserved(void)
-{
-    unsigned m = cpuid(0x80000000, 0).eax >= 0x80000008 ? cpuid(0x80000008, 0).eax & 0xFF : 36;
-    return 0x1E6ull | ~((1ull << m) - 1);
-}
-
 /* CR3 from the new TSS. With PAE paging a changed CR3 loads the four PDPTEs (SDM 4.4.1), which
  * VM entry takes from the VMCS; memory of nothing reads all-ones, as cr.c's do. The guest's
  * TLB entries of the old address space go, as with MOV to CR3 (its VPID is flushed). */
@@ -595,7 +588,7 @@ static int ts_load_cr3(void *ctx, uint32_t cr3)
         for (int i = 0; i < 4; i++) {
             if (p)
                 e[i] = p[i];
-            if ((e[i] & 1) && (e[i] & ts_pdpte_reserved()))
+            if ((e[i] & 1) && (e[i] & guest_pdpte_reserved()))
                 return -1;
         }
         for (int i = 0; i < 4; i++)
