@@ -112,14 +112,17 @@ int guest_seg_linear(struct vcpu *vcpu, unsigned seg, uint64_t offset, unsigned 
 #define PG_XD  (1ull << 63)
 #define PG_ADDR 0x000FFFFFFFFFF000ull
 
+unsigned guest_maxphyaddr(void)
+{
+    static unsigned m;
+    if (!m)
+        m = cpuid(0x80000000, 0).eax >= 0x80000008 ? cpuid(0x80000008, 0).eax & 0xFF : 36;
+    return m;
+}
+
 uint64_t guest_phys_reserved(void)
 {
-    static uint64_t mask;
-    if (!mask) {
-        unsigned m = cpuid(0x80000000, 0).eax >= 0x80000008 ? cpuid(0x80000008, 0).eax & 0xFF : 36;
-        mask = ((1ull << 52) - 1) & ~((1ull << m) - 1);
-    }
-    return mask;
+    return ((1ull << 52) - 1) & ~((1ull << guest_maxphyaddr()) - 1);
 }
 
 uint64_t guest_pdpte_reserved(void)

@@ -57,6 +57,8 @@ struct guest_fault {
 #define GUEST_MEM_FAULT   (-1)  /* *fault says what the guest gets; nothing was touched */
 #define GUEST_MEM_NOT_RAM (-2)  /* a byte translates to memory that is not the guest's RAM */
 
+/* MAXPHYADDR, as the guest's CPUID 80000008H reports it (the CPU's). */
+unsigned guest_maxphyaddr(void);
 /* Physical-address bits from MAXPHYADDR to 51, reserved in every present 8-byte paging
  * entry (SDM Vol. 3A 4.5); and the reserved bits of a present PAE PDPTE (Table 4-8: 2:1,
  * 8:5, MAXPHYADDR to 63). */

@@ -126,7 +126,7 @@ void vm_devices_init(struct vm *vm)
     vrtc_init(&vm->rtc, &vm->env);
     vuart_init(&vm->uart, &vm->env, 0x3F8, 4, uart_tx, vm);
     /* The APIC timer's clock is the "crystal" CPUID leaf 0x15 reports (exit_cpuid.c). */
-    vlapic_init(&vm->lapic, &vm->env, 0, VCPU_CRYSTAL_HZ, time_tsc_hz());
+    vlapic_init(&vm->lapic, &vm->env, 0, VCPU_CRYSTAL_HZ, time_tsc_hz(), guest_maxphyaddr());
     vioapic_init(&vm->ioapic, &vm->env, 1);
     vpci_init(&vm->pci, &vm->env);
     vacpi_init(&vm->acpi, &vm->env);

@@ -27,7 +27,7 @@ static int setup(void **state)
     (void)state;
     fake_env_init(&env);
     vdev_bus_init(&bus);
-    vlapic_init(&lapic, &env, APIC_ID, BUS_HZ, TSC_HZ);
+    vlapic_init(&lapic, &env, APIC_ID, BUS_HZ, TSC_HZ, 36);
     assert_int_equal(vlapic_attach(&lapic, &bus), 0);
     return 0;
 }
@@ -464,7 +464,7 @@ static void test_x2apic_mode(void **state)
     (void)state;
     uint64_t v;
     struct vlapic *l = &lapic;
-    vlapic_init(l, &env, 0x23, BUS_HZ, TSC_HZ);
+    vlapic_init(l, &env, 0x23, BUS_HZ, TSC_HZ, 36);
     vdev_bus_init(&bus);
     assert_int_equal(vlapic_attach(l, &bus), 0);
     assert_int_equal(vlapic_rdmsr(l, 0x802, &v), -1); /* not in x2APIC mode yet */
@@ -520,6 +520,19 @@ static void test_x2apic_mode(void **state)
     assert_int_equal(vlapic_wrmsr(l, 0x80F, 0x100001FF), -1);             /* SVR */
     assert_int_equal(vlapic_wrmsr(l, 0x83E, 0x10), -1);                   /* divide config */
     assert_int_equal(vlapic_wrmsr(l, 0x832, 0x20050), 0);                 /* periodic: fine */
+}
+
+/* The base's address bits end at the CPU's MAXPHYADDR (SDM Vol. 3A 11.4.4): with 39 a base
+ * above 64 GiB is a base, bit 39 is reserved (#GP). */
+static void test_apic_base_maxphyaddr(void **state)
+{
+    (void)state;
+    struct vlapic l2;
+    vlapic_init(&l2, &env, 0, BUS_HZ, TSC_HZ, 39);
+    assert_int_equal(vlapic_wrmsr(&l2, VLAPIC_MSR_APIC_BASE, (1ull << 38) | VLAPIC_BASE_EN), 0);
+    assert_int_equal(vlapic_base(&l2), 1ull << 38);
+    assert_int_equal(vlapic_wrmsr(&l2, VLAPIC_MSR_APIC_BASE, (1ull << 39) | VLAPIC_BASE_EN), -1);
+    assert_int_equal(vlapic_base(&l2), 1ull << 38);
 }
 
 static void test_apic_base_transitions(void **state)
@@ -703,7 +716,7 @@ static void test_page_over_another_device(void **state)
     assert_int_equal(vdev_register_mmio(&busy, VLAPIC_BASE_DEFAULT, 0x10, "other", other_read, NULL,
                                         &other), 0);
     struct vlapic l2;
-    vlapic_init(&l2, &env, 0, BUS_HZ, TSC_HZ);
+    vlapic_init(&l2, &env, 0, BUS_HZ, TSC_HZ, 36);
     assert_int_equal(vlapic_attach(&l2, &busy), -1);
 }
 
@@ -796,6 +809,7 @@ int main(void)
         cmocka_unit_test_setup(test_timer_mode_change_disarms, setup),
         cmocka_unit_test_setup(test_self_ipi_xapic, setup),
         cmocka_unit_test_setup(test_x2apic_mode, setup),
+        cmocka_unit_test_setup(test_apic_base_maxphyaddr, setup),
         cmocka_unit_test_setup(test_apic_base_transitions, setup),
         cmocka_unit_test_setup(test_disable_resets_to_power_up, setup),
         cmocka_unit_test_setup(test_page_moves_with_base, setup),

@@ -444,7 +444,7 @@ bool vlapic_x2apic_mode(const struct vlapic *l)
 {
     return vlapic_hw_enabled(l) && (l->apic_base & VLAPIC_BASE_EXTD);
 }
-uint64_t vlapic_base(const struct vlapic *l) { return l->apic_base & VLAPIC_BASE_ADDR_MASK; }
+uint64_t vlapic_base(const struct vlapic *l) { return l->apic_base & l->base_addr_mask; }
 
 bool vlapic_handles_msr(uint32_t msr)
 {
@@ -498,7 +498,7 @@ static void place_page(struct vlapic *l)
 static int write_apic_base(struct vlapic *l, uint64_t v)
 {
     uint64_t reserved =
-        ~(VLAPIC_BASE_ADDR_MASK | VLAPIC_BASE_BSP | VLAPIC_BASE_EXTD | VLAPIC_BASE_EN);
+        ~(l->base_addr_mask | VLAPIC_BASE_BSP | VLAPIC_BASE_EXTD | VLAPIC_BASE_EN);
     bool en = v & VLAPIC_BASE_EN, extd = v & VLAPIC_BASE_EXTD;
     bool was_en = vlapic_hw_enabled(l), was_x2 = vlapic_x2apic_mode(l);
     if ((v & reserved) || (extd && !en) || (was_x2 && en && !extd) || (!was_en && extd))
@@ -581,10 +581,13 @@ void vlapic_reset(struct vlapic *l)
 }
 
 void vlapic_init(struct vlapic *l, struct vdev_env *env, uint32_t apic_id, uint64_t bus_hz,
-                 uint64_t tsc_hz)
+                 uint64_t tsc_hz, unsigned maxphyaddr)
 {
     memset(l, 0, sizeof(*l));
     l->env = env;
+    if (maxphyaddr < 36 || maxphyaddr > 52)
+        maxphyaddr = 36;                /* what CPUs without leaf 80000008H have */
+    l->base_addr_mask = ((1ull << maxphyaddr) - 1) & VLAPIC_BASE_PAGE_MASK;
     l->apic_id = apic_id;
     l->bus_hz = bus_hz ? bus_hz : DEFAULT_HZ;
     l->tsc_hz = tsc_hz ? tsc_hz : DEFAULT_HZ;

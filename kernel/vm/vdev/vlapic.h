@@ -35,7 +35,8 @@
  *   interrupts are lost. Setting EN again gives xAPIC mode in that state.
  *   xAPIC -> x2APIC keeps the registers but the ID written through the page and the
  *   ICR's high half, and derives the LDR. #GP (-1): reserved bits (bits 0-7, 9, and
- *   36-63: MAXPHYADDR is taken as 36), EN=0 with EXTD=1, disabled -> x2APIC,
+ *   MAXPHYADDR-63: the CPU's MAXPHYADDR, vlapic_init's argument, as CPUID 80000008H
+ *   reports it to the guest), EN=0 with EXTD=1, disabled -> x2APIC,
  *   x2APIC -> xAPIC. The BSP bit is read-only (always 1).
  * - The xAPIC page is on the bus only in xAPIC mode, at vlapic_base(): disabled or
  *   in x2APIC mode the page is released (the guest reaches nothing there: all-ones,
@@ -61,7 +62,7 @@
 #define VLAPIC_BASE_BSP (1ull << 8)
 #define VLAPIC_BASE_EXTD (1ull << 10)
 #define VLAPIC_BASE_EN (1ull << 11)
-#define VLAPIC_BASE_ADDR_MASK 0xFFFFFF000ull /* MAXPHYADDR 36 */
+#define VLAPIC_BASE_PAGE_MASK (~0xFFFull)    /* the base's address bits, MAXPHYADDR aside */
 
 /* Register offsets in the xAPIC page (SDM Table 11-1). */
 #define VLAPIC_REG_ID 0x020
@@ -119,6 +120,7 @@ struct vlapic {
     uint32_t apic_id;          /* the initial APIC ID; the x2APIC ID */
     uint64_t bus_hz, tsc_hz;
     uint64_t apic_base;        /* IA32_APIC_BASE */
+    uint64_t base_addr_mask;   /* its address bits: 12 to MAXPHYADDR-1 */
     uint8_t xapic_id;          /* ID register bits 31:24 in xAPIC mode (writable) */
     uint8_t tpr;               /* also the CPU's CR8 (TPR[7:4]): the vCPU reads and writes it
                                   through vcpu->tpr (vmx/cr.c, SDM 11.8.6.1) */
@@ -144,7 +146,7 @@ struct vlapic {
 /* Sets up the APIC with this APIC ID and clock rates, in the vlapic_reset() state.
  * env->now_ns is required; now_tsc and lapic_eoi may be NULL. */
 void vlapic_init(struct vlapic *l, struct vdev_env *env, uint32_t apic_id, uint64_t bus_hz,
-                 uint64_t tsc_hz);
+                 uint64_t tsc_hz, unsigned maxphyaddr);
 
 /* IA32_APIC_BASE = 0xFEE00000 | EN | BSP, xAPIC mode, SVR 0xFF (software-disabled),
  * LINT0 ExtINT and LINT1 NMI unmasked (BIOS virtual wire), other LVTs masked,
