@@ -280,17 +280,21 @@ static int decode_alu_imm(struct decoder *d, uint8_t opcode)
     return 0;
 }
 
-/* F6/F7: /0 /1 TEST r/m, imm; /2 NOT; /3 NEG. MUL, IMUL, DIV, IDIV are refused. */
+/* F6/F7: /0 /1 TEST r/m, imm; /2 NOT; /3 NEG; /4 MUL, /5 IMUL, /6 DIV, /7 IDIV. */
 static int decode_group3(struct decoder *d, uint8_t opcode)
 {
-    static const enum emu_op ops[4] = { EMU_TEST, EMU_TEST, EMU_NOT, EMU_NEG };
+    static const enum emu_op ops[8] = {
+        EMU_TEST, EMU_TEST, EMU_NOT, EMU_NEG, EMU_MUL, EMU_IMUL, EMU_DIV, EMU_IDIV,
+    };
     struct mmio_insn *out = d->out;
-    if (read_modrm(d) < 0 || reg_field(d) > 3)
+    if (read_modrm(d) < 0)
         return -1;
-    out->kind = MMIO_ALU;
+    out->kind = reg_field(d) > 3 ? MMIO_MULDIV : MMIO_ALU;
     out->alu = ops[reg_field(d)];
     out->size = opcode == 0xF6 ? 1 : operand_size(d->mode, &d->p);
     out->reg = -1;
+    if (out->kind == MMIO_MULDIV)
+        return 0;
     if (out->alu == EMU_TEST) {
         uint64_t imm;
         if (read_imm(d, out->size > 4 ? 4 : out->size, &imm) < 0)
@@ -298,6 +302,99 @@ static int decode_group3(struct decoder *d, uint8_t opcode)
         out->imm = emu_low(imm, out->size);
     }
     d->lockable = out->alu != EMU_TEST;
+    return 0;
+}
+
+/* C0/C1 (imm8), D0/D1 (1), D2/D3 (CL): /0 ROL /1 ROR /2 RCL /3 RCR /4 SHL /5 SHR /7 SAR r/m;
+ * /6 is not in the SDM's map but the CPUs run it as SHL (SAL). */
+static int decode_shift(struct decoder *d, uint8_t opcode)
+{
+    static const enum emu_op ops[8] = {
+        EMU_ROL, EMU_ROR, EMU_RCL, EMU_RCR, EMU_SHL, EMU_SHR, EMU_SHL, EMU_SAR,
+    };
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    out->kind = MMIO_ALU;
+    out->alu = ops[reg_field(d)];
+    out->size = (opcode & 1) ? operand_size(d->mode, &d->p) : 1;
+    out->reg = opcode >= 0xD2 ? DECODE_RCX : -1;
+    out->imm = opcode >= 0xD0 && opcode <= 0xD1 ? 1 : 0;
+    if (opcode <= 0xC1 && take(&d->c, 1, &out->imm) < 0)
+        return -1;
+    return 0;
+}
+
+/* 69 (imm16/32), 6B (imm8, sign-extended), 0F AF: IMUL r, r/m (, imm). */
+static int decode_imul(struct decoder *d, uint8_t opcode)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    out->kind = MMIO_ALU;
+    out->alu = EMU_IMUL;
+    out->reg_dest = true;
+    out->size = operand_size(d->mode, &d->p);
+    out->dest_size = out->size;
+    set_modrm_reg(d, false);
+    if (opcode == 0xAF)
+        return 0;
+    uint64_t imm;
+    if (read_imm(d, opcode == 0x6B ? 1 : out->size > 4 ? 4 : out->size, &imm) < 0)
+        return -1;
+    out->three_op = true;
+    out->imm = emu_low(imm, out->size);
+    return 0;
+}
+
+/* 0F BC/BD BSF BSR, with F3 TZCNT LZCNT; F3 0F B8 POPCNT (0F B8 alone is not one). */
+static int decode_bit_count(struct decoder *d, uint8_t op2)
+{
+    struct mmio_insn *out = d->out;
+    bool f3 = d->p.rep == 0xF3;
+    if ((op2 == 0xB8 && !f3) || read_modrm(d) < 0)
+        return -1;
+    out->kind = MMIO_ALU;
+    out->alu = op2 == 0xB8 ? EMU_POPCNT : op2 == 0xBC ? (f3 ? EMU_TZCNT : EMU_BSF) : (f3 ? EMU_LZCNT : EMU_BSR);
+    out->reg_dest = true;
+    out->size = operand_size(d->mode, &d->p);
+    out->dest_size = out->size;
+    set_modrm_reg(d, false);
+    return 0;
+}
+
+/* 0F 40-4F CMOVcc r, r/m; 0F 90-9F SETcc r/m8 (the reg field is ignored). */
+static int decode_cc(struct decoder *d, uint8_t op2)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0)
+        return -1;
+    out->cond = op2 & 15;
+    if (op2 >= 0x90) {
+        out->kind = MMIO_SETCC;
+        out->op = MMIO_STORE;
+        out->size = 1;
+        out->reg = -1;
+        return 0;
+    }
+    out->kind = MMIO_CMOV;
+    out->op = MMIO_LOAD;
+    out->size = operand_size(d->mode, &d->p);
+    out->dest_size = out->size;
+    set_modrm_reg(d, false);
+    return 0;
+}
+
+/* 0F C7 /1: CMPXCHG8B m64, with REX.W CMPXCHG16B m128 (the other /digits are refused). */
+static int decode_cmpxchg8b(struct decoder *d)
+{
+    struct mmio_insn *out = d->out;
+    if (read_modrm(d) < 0 || reg_field(d) != 1)
+        return -1;
+    out->kind = MMIO_CMPXCHG8B;
+    out->size = (d->p.rex & REX_W) ? 16 : 8;
+    out->reg = -1;
+    d->lockable = true;
     return 0;
 }
 
@@ -336,14 +433,17 @@ static int decode_pop(struct decoder *d)
     return 0;
 }
 
-/* A4/A5 MOVS, AA/AB STOS, AC/AD LODS: F2 and F3 both repeat them (SDM Vol. 2 "REP"). */
+/* A4/A5 MOVS, AA/AB STOS, AC/AD LODS: F2 and F3 both repeat them (SDM Vol. 2 "REP"). A6/A7
+ * CMPS, AE/AF SCAS: F3 is REPE, F2 REPNE. */
 static int decode_string(struct decoder *d, uint8_t opcode)
 {
+    static const enum mmio_kind kinds[6] = { MMIO_MOVS, MMIO_CMPS, MMIO_MOV, MMIO_STOS, MMIO_LODS, MMIO_SCAS };
     struct mmio_insn *out = d->out;
-    out->kind = opcode <= 0xA5 ? MMIO_MOVS : opcode <= 0xAB ? MMIO_STOS : MMIO_LODS;
+    out->kind = kinds[(opcode - 0xA4) / 2];
     out->size = (opcode & 1) ? operand_size(d->mode, &d->p) : 1;
     out->rep = d->p.rep != 0;
-    out->reg = out->kind == MMIO_MOVS ? -1 : DECODE_RAX;
+    out->repne = d->p.rep == 0xF2 && (out->kind == MMIO_CMPS || out->kind == MMIO_SCAS);
+    out->reg = out->kind == MMIO_MOVS || out->kind == MMIO_CMPS ? -1 : DECODE_RAX;
     out->dest_size = out->kind == MMIO_LODS ? out->size : 0;
     return 0;
 }
@@ -457,9 +557,17 @@ static int decode_0f(struct decoder *d)
     uint8_t op2;
     if (take_byte(&d->c, &op2) < 0)
         return -1;
+    if ((op2 & 0xF0) == 0x40 || (op2 & 0xF0) == 0x90)
+        return decode_cc(d, op2);
     switch (op2) {
     case 0xB6: case 0xB7: case 0xBE: case 0xBF:
         return decode_movx(d, op2);
+    case 0xAF:
+        return decode_imul(d, op2);
+    case 0xB8: case 0xBC: case 0xBD:
+        return decode_bit_count(d, op2);
+    case 0xC7:
+        return decode_cmpxchg8b(d);
     case 0xA3: case 0xAB: case 0xB3: case 0xBB: case 0xBA:
         return decode_bt(d, op2);
     case 0xB0: case 0xB1: case 0xC0: case 0xC1:
@@ -500,14 +608,18 @@ static int decode_opcode(struct decoder *d, uint8_t opcode)
         out->dest_size = out->size;
         out->reg = DECODE_RAX;
         return take(&d->c, address_size(d->mode, &d->p), NULL);
-    case 0xA4: case 0xA5: case 0xAA: case 0xAB: case 0xAC: case 0xAD:
+    case 0x69: case 0x6B:
+        return decode_imul(d, opcode);
+    case 0xA4: case 0xA5: case 0xA6: case 0xA7: case 0xAA: case 0xAB: case 0xAC: case 0xAD: case 0xAE: case 0xAF:
         return decode_string(d, opcode);
+    case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3:
+        return decode_shift(d, opcode);
     case 0xF6: case 0xF7:
         return decode_group3(d, opcode);
     case 0xFE: case 0xFF:
         return decode_group45(d, opcode);
     default:
-        return -1;                      /* includes CMPS and SCAS */
+        return -1;
     }
 }
 

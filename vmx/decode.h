@@ -26,6 +26,14 @@
  *              0F 2B MOVNTPS MOVNTPD, 66 0F 6F/7F MOVDQA, F3 0F 6F/7F MOVDQU,
  *              66 0F E7 MOVNTDQ, 66 0F 6E/7E MOVD/MOVQ, F3 0F 7E and 66 0F D6 MOVQ
  *   MMIO_PUSH  FF /6 PUSH r/m;  MMIO_POP 8F /0 POP r/m
+ *   MMIO_ALU   also C0/C1 D0-D3 ROL ROR RCL RCR SHL SHR SAR r/m by imm8, 1 or CL (/6 is SHL,
+ *              as the CPUs execute it); 0F AF, 69, 6B IMUL r, r/m (, imm); 0F BC/BD BSF BSR,
+ *              F3 0F BC/BD TZCNT LZCNT, F3 0F B8 POPCNT (exit_mmio.c applies the guest's
+ *              CPUID: without BMI1/LZCNT the CPU runs TZCNT/LZCNT as BSF/BSR)
+ *   MMIO_SETCC 0F 90-9F SETcc r/m8;  MMIO_CMOV 0F 40-4F CMOVcc r, r/m
+ *   MMIO_MULDIV F6/F7 /4-/7 MUL IMUL DIV IDIV r/m (the accumulator and RDX implicit)
+ *   MMIO_CMPS A6/A7, MMIO_SCAS AE/AF, with REPE (F3) or REPNE (F2)
+ *   MMIO_CMPXCHG8B 0F C7 /1 CMPXCHG8B m64, with REX.W CMPXCHG16B m128
  * with legacy prefixes 66, 67 (16-bit addressing: the ModRM forms with BX+SI
  * etc., and SI/DI/CX for the string instructions), segment overrides (the
  * source of MOVS and LODS; for the rest the EPT violation gives the address),
@@ -36,9 +44,8 @@
  * "LOCK"), reported as DECODE_UD.
  *
  * Refused (DECODE_REFUSED): every other opcode, register operands (mod = 11),
- * CMPS/SCAS, shifts and rotates, MUL/DIV, CALL/JMP through memory, MMX, VEX
- * and EVEX, instructions longer than 15 bytes, and input that ends
- * mid-instruction.
+ * CALL/JMP through memory, MMX, VEX and EVEX, instructions longer than 15
+ * bytes, and input that ends mid-instruction.
  *
  * The effective address is not computed, only the length of the ModRM, SIB
  * and displacement bytes that encode it: the exit's guest-physical address is
@@ -65,6 +72,11 @@ enum mmio_kind {
     MMIO_SSE,               /* op, size bytes of XMM register reg, in pieces of at most 8 */
     MMIO_PUSH,              /* load the operand, write it below RSP in the stack */
     MMIO_POP,               /* read the stack at RSP, store it to the operand */
+    MMIO_SETCC,             /* store 1 or 0: whether cond holds */
+    MMIO_CMOV,              /* load; write reg only if cond holds (32 bits: zero-extend anyway) */
+    MMIO_MULDIV,            /* load; emu_muldiv(alu) on RAX/RDX, #DE if it says so */
+    MMIO_CMPS, MMIO_SCAS,   /* strings that compare: RFLAGS, REPE/REPNE stop on ZF */
+    MMIO_CMPXCHG8B,         /* two loads of size/2; equal: two stores of RCX:RBX's halves */
 };
 
 enum mmio_op { MMIO_LOAD, MMIO_STORE };
@@ -106,6 +118,10 @@ struct mmio_progress {
  * MMIO_SSE: reg is the XMM register (0-15); a load of 4 or 8 bytes zeroes the rest of
  * it (MOVSS, MOVSD, MOVD, MOVQ from memory); align16 for the forms that need it.
  * MMIO_PUSH, MMIO_POP: size is the operand size (the stack's width comes from SS).
+ * MMIO_ALU shifts: the count is the source (imm, or reg = RCX for CL). IMUL r, r/m, imm:
+ * three_op, reg = imm * memory. MMIO_SETCC, MMIO_CMOV: cond (0-15, as in Jcc); CMOV's reg,
+ * size and dest_size as a load's. MMIO_MULDIV: alu is EMU_MUL, EMU_IMUL, EMU_DIV or EMU_IDIV.
+ * MMIO_CMPS, MMIO_SCAS: as the other strings, repne for F2. MMIO_CMPXCHG8B: size 8 or 16.
  */
 struct mmio_insn {
     unsigned len;           /* instruction length in bytes: add to RIP after emulating */
@@ -125,6 +141,9 @@ struct mmio_insn {
     unsigned addr_size;     /* address size in bytes: 2, 4 or 8 */
     int seg;                /* segment of the memory operand: an override, else DS */
     bool align16;           /* MOVAPS, MOVDQA, MOVNT*: #GP(0) unless 16-byte aligned */
+    unsigned cond;          /* SETcc, CMOVcc: the condition (emu_cond) */
+    bool three_op;          /* IMUL r, r/m, imm */
+    bool repne;             /* CMPS, SCAS: REPNE (F2), else REPE */
     struct mmio_progress progress;
 };
 

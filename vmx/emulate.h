@@ -22,6 +22,13 @@ enum emu_op {
     EMU_ADD, EMU_OR, EMU_ADC, EMU_SBB, EMU_AND, EMU_SUB, EMU_XOR, EMU_CMP,
     EMU_TEST, EMU_INC, EMU_DEC, EMU_NOT, EMU_NEG,
     EMU_BT, EMU_BTS, EMU_BTR, EMU_BTC,
+    /* Shifts and rotates: the memory operand by a count (C0/C1/D0-D3, SAL is SHL). */
+    EMU_ROL, EMU_ROR, EMU_RCL, EMU_RCR, EMU_SHL, EMU_SHR, EMU_SAR,
+    /* dst is the register, src the memory operand: IMUL r, r/m (and r, r/m, imm with the
+     * immediate as dst), the bit scans and counts. */
+    EMU_IMUL, EMU_BSF, EMU_BSR, EMU_TZCNT, EMU_LZCNT, EMU_POPCNT,
+    /* F6/F7 /4-/7 with their implicit accumulator (emu_muldiv; EMU_IMUL there too). */
+    EMU_MUL, EMU_DIV, EMU_IDIV,
 };
 
 /*
@@ -36,9 +43,48 @@ enum emu_op {
  *   NOT                       no flag changes
  *   BT BTS BTR BTC            CF = bit (src mod 8*size) of dst, then BTS sets, BTR clears,
  *                             BTC flips it; ZF kept, OF SF AF PF (undefined) kept
+ *   ROL ROR RCL RCR SHL SHR SAR  dst by src masked to 5 bits (6 for size 8); a masked count
+ *                             of 0 changes no flag. CF the last bit out (ROL: the low bit,
+ *                             ROR: the top bit, after rotating); OF as the SDM says for a
+ *                             count of 1 and by the same rule (the last 1-bit step) for the
+ *                             others, where it is undefined: that is what Bochs computes.
+ *                             Shifts: SF ZF PF from the result, AF (undefined) cleared, as
+ *                             Bochs does. Rotates keep SF ZF AF PF; RCL/RCR whose count is a
+ *                             multiple of 9 (byte) or 17 (word) change nothing.
+ *   IMUL                      dst * src, signed, truncated to size; CF = OF = the truncation
+ *                             lost significant bits; SF ZF PF (undefined) from the truncated
+ *                             result and AF cleared, as Bochs does
+ *   BSF BSR                   the index of the lowest / highest set bit of src, ZF = 0; src 0:
+ *                             ZF = 1, dst returned unchanged (the CPUs leave the register alone)
+ *                             and the other flags kept. Otherwise CF OF AF (undefined) cleared
+ *                             and SF PF from the index, as Bochs does
+ *   TZCNT LZCNT               trailing / leading zeros of src (8*size for 0); CF = src is 0,
+ *                             ZF = result is 0; OF SF AF PF (undefined) kept, as Bochs does
+ *   POPCNT                    the ones in src; ZF = src is 0, OF SF AF CF PF cleared
  * src is unused by INC, DEC, NOT and NEG.
  */
 uint64_t emu_alu(enum emu_op op, unsigned size, uint64_t dst, uint64_t src, uint64_t *rflags);
+
+/*
+ * F6/F7 /4-/7 on size bytes with operand src (SDM Vol. 2 MUL, IMUL, DIV, IDIV): MUL and IMUL
+ * leave the double-width product in AX (size 1), DX:AX, EDX:EAX or RDX:RAX, CF = OF = the high
+ * half is significant (MUL: not zero; IMUL: not the sign extension of the low half), SF ZF PF
+ * (undefined) from the low half and AF cleared, as Bochs does. DIV and IDIV divide that
+ * double-width register pair by src: the quotient to AL/AX/EAX/RAX, the remainder to
+ * AH/DX/EDX/RDX (IDIV truncates toward zero, the remainder has the dividend's sign). Returns
+ * -1 for #DE, a zero divisor or a quotient too wide for size bytes (IDIV: outside
+ * -2^(8*size-1) .. 2^(8*size-1)-1), with nothing changed; DIV and IDIV leave every flag as it
+ * was (all six undefined; Bochs does not change them). A 32-bit result zero-extends RAX and
+ * RDX (SDM Vol. 1 3.4.1.1).
+ */
+int emu_muldiv(enum emu_op op, unsigned size, uint64_t src, uint64_t *rax, uint64_t *rdx, uint64_t *rflags);
+
+/* Whether condition code cc (0-15, the low nibble of Jcc, SETcc, CMOVcc) holds for rflags
+ * (SDM Vol. 1 Appendix B: O NO B AE E NE BE A S NS P NP L GE LE G). */
+bool emu_cond(unsigned cc, uint64_t rflags);
+
+/* The count a shift or rotate uses: src masked to 5 bits, 6 for size 8. */
+unsigned emu_shift_count(unsigned size, uint64_t src);
 
 /* Whether op writes its result to the destination (CMP, TEST and BT only set flags). */
 bool emu_writes_result(enum emu_op op);

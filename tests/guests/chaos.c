@@ -1060,7 +1060,9 @@ static const struct form forms[] = {
      * 9c1d3a9; before it, every form below stopped the guest). Only no fault and the
      * registers they leave alone are checked. FORMS_ALL: what hardware does on device memory
      * and anfitrion still refuses ("crashed: device access ... by an instruction anfitrion
-     * does not emulate"); only with forms=all, which stops the guest at the first of them. */
+     * does not emulate"); only with forms=all, which stops the guest at the first of them.
+     * None today: SETcc, the shifts, CMOVcc, IMUL, BSF and CMPXCHG8B were FORMS_ALL until
+     * anfitrion emulated them (issue 10 item 2). */
     RMW("add m32, r32", 0, 0x01, 1, 4, -1, 0, M_FLAGS, FORMS_BASE),
     RMW("or r32, m32", 0, 0x0B, 1, 4, -1, 0, 0x7 | M_FLAGS, FORMS_BASE),
     RMW("and m8, imm8", 0, 0x80, 1, 1, 4, 1, M_FLAGS, FORMS_BASE),
@@ -1074,13 +1076,13 @@ static const struct form forms[] = {
     RMW("cmpxchg m32, r32", 0, 0xB10F, 2, 4, -1, 0, 1u << R_EAX | M_FLAGS, FORMS_BASE),
     RMW("lock xadd m32, r32", 0xF0, 0xC10F, 2, 4, -1, 0, 0x7 | M_FLAGS, FORMS_BASE),
     RMW("movnti m32, r32", 0, 0xC30F, 2, 4, -1, 0, 0, FORMS_BASE),
-    RMW("setnz m8", 0, 0x950F, 2, 1, 0, 0, 0, FORMS_ALL),
-    RMW("shl m32, 1", 0, 0xD1, 1, 4, 4, 0, M_FLAGS, FORMS_ALL),
-    RMW("cmovz r32, m32", 0, 0x440F, 2, 4, -1, 0, 0x7, FORMS_ALL),
-    RMW("imul r32, m32", 0, 0xAF0F, 2, 4, -1, 0, 0x7 | M_FLAGS, FORMS_ALL),
-    RMW("bsf r32, m32", 0, 0xBC0F, 2, 4, -1, 0, 0x7 | M_FLAGS, FORMS_ALL),
+    RMW("setnz m8", 0, 0x950F, 2, 1, 0, 0, 0, FORMS_BASE),
+    RMW("shl m32, 1", 0, 0xD1, 1, 4, 4, 0, M_FLAGS, FORMS_BASE),
+    RMW("cmovz r32, m32", 0, 0x440F, 2, 4, -1, 0, 0x7, FORMS_BASE),
+    RMW("imul r32, m32", 0, 0xAF0F, 2, 4, -1, 0, 0x7 | M_FLAGS, FORMS_BASE),
+    RMW("bsf r32, m32", 0, 0xBC0F, 2, 4, -1, 0, 0x7 | M_FLAGS, FORMS_BASE),
     SPECIAL("push m32 (then pop eax)", 0, 0xFF, 1, 4, 6, 1u << R_EAX, 'P'),
-    RMW("cmpxchg8b m64", 0, 0xC70F, 2, 8, 1, 0, 1u << R_EAX | 1u << R_EDX | M_FLAGS, FORMS_ALL),
+    RMW("cmpxchg8b m64", 0, 0xC70F, 2, 8, 1, 0, 1u << R_EAX | 1u << R_EDX | M_FLAGS, FORMS_BASE),
     SPECIAL("pop m32 (after push imm32)", 0, 0x8F, 1, 4, 0, 0, 'Q'),
     SPECIAL("rep stosd to the device", 0xF3, 0xAB, 1, 4, -1, 1u << R_ECX | 1u << R_EDI, 'S'),
     SPECIAL("lodsb from the device", 0, 0xAC, 1, 1, -1, 1u << R_EAX | 1u << R_ESI, 'L'),

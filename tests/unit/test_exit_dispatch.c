@@ -272,20 +272,21 @@ static void test_ept_violation_mmio(void **state)
     }
 }
 
-/* An instruction the decoder refuses (a string compare) still goes to the VM layer, marked not
- * decoded, with its first bytes for the report. */
+/* An instruction the decoder refuses (an indirect call through device memory) still goes to the
+ * VM layer, marked not decoded, with the bytes that could be fetched for the report. */
 static void test_ept_violation_undecodable(void **state)
 {
     (void)state;
     fake_vmcs_set(GUEST_CS_AR_BYTES, 0xC09B);
     fake_vmcs_set(GUEST_PHYSICAL_ADDRESS, 0xFEC00000);
-    memcpy(ram + START_RIP, "\xF3\xA7", 2);                 /* repz cmpsl */
+    memcpy(ram + START_RIP, "\xFF\x10", 2);                 /* call *(%eax) */
     v.exit_reason = EXIT_REASON_EPT_VIOLATION;
     v.exit_qual = 2;
     assert_int_equal(exit_dispatch(&v), EXIT_REQUEST);
     assert_false(v.req.mmio.decoded);
-    assert_int_equal(v.req.mmio.bytes[0], 0xF3);
-    assert_int_equal(v.req.mmio.bytes[1], 0xA7);
+    assert_int_equal(v.req.mmio.bytes[0], 0xFF);
+    assert_int_equal(v.req.mmio.bytes[1], 0x10);
+    assert_int_equal(v.req.mmio.nbytes, 4);
 }
 
 int main(void)

@@ -510,14 +510,218 @@ static void test_lock_mov_ud(void **state)
     assert_rip_kept();
 }
 
+/* SETcc: one 1-byte store of the condition; flags unchanged (SDM Vol. 2 SETcc). */
+static void test_setcc(void **state)
+{
+    INSN(CS32, 0x0f, 0x94, 0x00);                           /* sete (%eax) */
+    set_dev32(0x80, 0x55);
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, true)), EXIT_CONTINUE);
+    expect_access(0, DEV_BASE + 0x80, 1, true, 1);
+    assert_int_equal(n_log, 1);
+    assert_int_equal(dev32(0x80), 1);
+    assert_int_equal(RFLAGS(), 0x2 | EMU_ZF);
+    assert_rip_advanced(3);
+
+    INSN(CS32, 0x0f, 0x9f, 0x00);                           /* setg (%eax): ZF=0, SF != OF */
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_SF);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, true)), EXIT_CONTINUE);
+    expect_access(0, DEV_BASE + 0x80, 1, true, 0);
+    assert_no_unset_reads();
+}
+
+/* CMOVcc: the device is read either way; false keeps the register but a 32-bit one has bits
+ * 63:32 cleared (SDM Vol. 2 CMOVcc). */
+static void test_cmov(void **state)
+{
+    INSN(CS64, 0x0f, 0x44, 0x08);                           /* cmove (%rax),%ecx */
+    set_dev32(0x80, 0x1234);
+    v.regs.rcx = 0xAAAAAAAA55555555ull;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    expect_access(0, DEV_BASE + 0x80, 4, false, 0x1234);
+    assert_int_equal(v.regs.rcx, 0x55555555);
+    assert_rip_advanced(3);
+
+    INSN(CS64, 0x0f, 0x44, 0x08);
+    set_dev32(0x80, 0x1234);
+    v.regs.rcx = 0xAAAAAAAA55555555ull;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rcx, 0x1234);
+
+    INSN(CS64, 0x4c, 0x0f, 0x45, 0x4b, 0x08);               /* cmovne 0x8(%rbx),%r9: false */
+    v.regs.r9 = 0xAAAAAAAA55555555ull;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 1);
+    assert_int_equal(v.regs.r9, 0xAAAAAAAA55555555ull);
+    assert_no_unset_reads();
+}
+
+/* Shifts: load, store the result; a masked count of 0 stores nothing and changes no flag. */
+static void test_shift(void **state)
+{
+    INSN(CS32, 0xd3, 0x20);                                 /* shll %cl,(%eax) */
+    set_dev32(0x80, 0x80000001);
+    v.regs.rcx = 1;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(dev32(0x80), 2);
+    assert_int_equal(STATUS_OF(RFLAGS()), EMU_CF | EMU_OF);    /* CF the top bit; OF = MSB ^ CF */
+    assert_rip_advanced(2);
+
+    INSN(CS32, 0xd3, 0x20);
+    set_dev32(0x80, 0x80000001);
+    v.regs.rcx = 0x20;                                      /* masked to 0 */
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 1);
+    assert_int_equal(RFLAGS(), 0x2 | EMU_ZF);
+    assert_rip_advanced(2);
+    assert_no_unset_reads();
+}
+
+/* DIV: EDX:EAX / m; a zero divisor is #DE, RIP and the registers kept (SDM Vol. 2 DIV). */
+static void test_div(void **state)
+{
+    INSN(CS32, 0xf7, 0x30);                                 /* divl (%eax) */
+    set_dev32(0x80, 7);
+    v.regs.rax = 100, v.regs.rdx = 0;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rax, 14);
+    assert_int_equal(v.regs.rdx, 2);
+    assert_rip_advanced(2);
+
+    INSN(CS32, 0xf7, 0x30);
+    set_dev32(0x80, 0);
+    v.regs.rax = 100, v.regs.rdx = 0;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | 0);
+    assert_int_equal(v.regs.rax, 100);
+    assert_rip_kept();
+
+    INSN(CS32, 0xf7, 0x20);                                 /* mull (%eax): EDX:EAX */
+    set_dev32(0x80, 0x10);
+    v.regs.rax = 0x80000000, v.regs.rdx = 5;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rax, 0);
+    assert_int_equal(v.regs.rdx, 8);
+    assert_true(RFLAGS() & EMU_CF && RFLAGS() & EMU_OF);
+    assert_no_unset_reads();
+}
+
+/* BSF of 0 leaves the whole register; of a value, writes the index (zero-extended). */
+static void test_bsf(void **state)
+{
+    INSN(CS64, 0x0f, 0xbc, 0x08);                           /* bsf (%rax),%ecx */
+    v.regs.rcx = 0xAAAAAAAA55555555ull;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rcx, 0xAAAAAAAA55555555ull);
+    assert_true(RFLAGS() & EMU_ZF);
+    INSN(CS64, 0x0f, 0xbc, 0x08);
+    set_dev32(0x80, 0x100);
+    v.regs.rcx = 0xAAAAAAAA55555555ull;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rcx, 8);
+    assert_false(RFLAGS() & EMU_ZF);
+    assert_no_unset_reads();
+}
+
+/* repz cmpsl device against RAM: stops after the first element that differs (ZF = 0), with
+ * RSI, RDI, ECX past it and RIP moved on (SDM Vol. 2 REPE). */
+static void test_repz_cmps(void **state)
+{
+    INSN(CS32, 0xf3, 0xa7);                                 /* repz cmpsl */
+    set_dev32(0x20, 1), set_dev32(0x24, 2), set_dev32(0x28, 3);
+    set_ram32(0x2000, 1), set_ram32(0x2004, 9), set_ram32(0x2008, 3);
+    v.regs.rsi = DEV_BASE + 0x20, v.regs.rdi = 0x2000, v.regs.rcx = 3;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x20, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 2);
+    assert_int_equal(v.regs.rcx, 1);
+    assert_int_equal(v.regs.rsi, DEV_BASE + 0x28);
+    assert_int_equal(v.regs.rdi, 0x2008);
+    assert_int_equal(STATUS_OF(RFLAGS()), EMU_CF | EMU_SF | EMU_AF | EMU_PF);   /* 2 - 9 = 0xFFFFFFF9 */
+    assert_rip_advanced(2);
+
+    /* All equal and longer than a batch: RIP stays after MMIO_STRING_BATCH, then finishes. */
+    INSN(CS32, 0xf3, 0xa7);
+    v.regs.rsi = DEV_BASE, v.regs.rdi = 0x4000, v.regs.rcx = MMIO_STRING_BATCH + 5;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE, false)), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rcx, 5);
+    assert_rip_kept();
+    assert_int_equal(answer(exit_mmio(&v, v.regs.rsi, false)), EXIT_CONTINUE);
+    assert_int_equal(v.regs.rcx, 0);
+    assert_true(RFLAGS() & EMU_ZF);
+    assert_rip_advanced(2);
+    assert_no_unset_reads();
+}
+
+/* repnz scasb over the device: stops at the first byte equal to AL (ZF = 1). */
+static void test_repnz_scas(void **state)
+{
+    INSN(CS32, 0xf2, 0xae);                                 /* repnz scasb */
+    dev[0x40] = 5, dev[0x41] = 6, dev[0x42] = 7, dev[0x43] = 8;
+    v.regs.rax = 0x107, v.regs.rdi = DEV_BASE + 0x40, v.regs.rcx = 10;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x40, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 3);
+    assert_int_equal(v.regs.rcx, 7);
+    assert_int_equal(v.regs.rdi, DEV_BASE + 0x43);
+    assert_true(RFLAGS() & EMU_ZF);
+    assert_rip_advanced(2);
+
+    INSN(CS32, 0xae);                                       /* scasb, no REP: one element */
+    dev[0x40] = 5;
+    v.regs.rax = 7, v.regs.rdi = DEV_BASE + 0x40, v.regs.rcx = 10;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x40, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 1);
+    assert_int_equal(v.regs.rcx, 10);
+    assert_false(RFLAGS() & EMU_ZF);
+    assert_no_unset_reads();
+}
+
+/* cmpxchg8b: two 4-byte loads; equal: two 4-byte stores of ECX:EBX; else EDX:EAX loaded and
+ * nothing written (SDM Vol. 2 CMPXCHG8B). */
+static void test_cmpxchg8b(void **state)
+{
+    INSN(CS64, 0xf0, 0x0f, 0xc7, 0x08);                     /* lock cmpxchg8b (%rax) */
+    set_dev32(0x80, 0x11), set_dev32(0x84, 0x22);
+    v.regs.rax = 0x11, v.regs.rdx = 0x22, v.regs.rbx = 0x33, v.regs.rcx = 0x44;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_CF);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    expect_access(0, DEV_BASE + 0x80, 4, false, 0x11);
+    expect_access(1, DEV_BASE + 0x84, 4, false, 0x22);
+    expect_access(2, DEV_BASE + 0x80, 4, true, 0x33);
+    expect_access(3, DEV_BASE + 0x84, 4, true, 0x44);
+    assert_int_equal(RFLAGS(), 0x2 | EMU_CF | EMU_ZF);
+    assert_rip_advanced(4);
+
+    INSN(CS64, 0x0f, 0xc7, 0x08);                           /* cmpxchg8b (%rax): differs */
+    set_dev32(0x80, 0x11), set_dev32(0x84, 0x22);
+    v.regs.rax = 0xFFFFFFFF00000011ull, v.regs.rdx = 0x23;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 2);
+    assert_int_equal(v.regs.rax, 0x11);
+    assert_int_equal(v.regs.rdx, 0x22);
+    assert_int_equal(RFLAGS(), 0x2);
+    assert_rip_advanced(3);
+
+    INSN(CS64, 0x48, 0x0f, 0xc7, 0x08);                     /* cmpxchg16b, not 16-byte aligned */
+    assert_int_equal(exit_mmio(&v, DEV_BASE + 0x88, false), EXIT_CONTINUE);
+    assert_int_equal(v.pending_event, GP_EVENT);
+    assert_rip_kept();
+}
+
 /* What is not emulated goes up undecoded, with its bytes, for the VM layer's report. */
 static void test_not_emulated(void **state)
 {
-    INSN(CS32, 0xf3, 0xa7);                                 /* repz cmpsl */
+    INSN(CS32, 0xff, 0x10);                                 /* call *(%eax) */
     assert_int_equal(exit_mmio(&v, DEV_BASE, false), EXIT_REQUEST);
     assert_false(v.req.mmio.decoded);
     assert_int_equal(v.req.mmio.gpa, DEV_BASE);
-    assert_int_equal(v.req.mmio.bytes[1], 0xa7);
+    assert_int_equal(v.req.mmio.bytes[1], 0x10);
 }
 
 int main(void)
@@ -545,6 +749,14 @@ int main(void)
         FAKE_TEST(test_pop),
         FAKE_TEST(test_push_stack_outside_ram),
         FAKE_TEST(test_lock_mov_ud),
+        FAKE_TEST(test_setcc),
+        FAKE_TEST(test_cmov),
+        FAKE_TEST(test_shift),
+        FAKE_TEST(test_div),
+        FAKE_TEST(test_bsf),
+        FAKE_TEST(test_repz_cmps),
+        FAKE_TEST(test_repnz_scas),
+        FAKE_TEST(test_cmpxchg8b),
         FAKE_TEST(test_not_emulated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
