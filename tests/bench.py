@@ -17,6 +17,7 @@ Exit status 0 on success; 1 with a `bench: ...` message when the emulator fails
 or a line is missing. Python 3 standard library only.
 """
 
+import argparse
 import concurrent.futures
 import re
 import sys
@@ -25,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emu  # noqa: E402
-from scenario import wait_next  # noqa: E402
+from scenario import complete_log, wait_line, wait_next  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ISO = ROOT / "build" / "tests" / "iso" / "bench.iso"
@@ -313,6 +314,83 @@ def many_table(results):
     return lines
 
 
+REBOOT_ISO = ROOT / "build" / "tests" / "iso" / "bench_rebootloop.iso"
+COUNT_RE = re.compile(r"^\[counter\] rebootloop: count: ticks (\d+) tsc (\d+) work (\d+)$", re.M)
+TSC_RE = re.compile(r"^hv: tsc: (\d+) kHz", re.M)
+REBOOTS = 5              # the looper's reboots in the window (anfitrion stops it at the 6th)
+ALONE_LINES = 60         # counter lines (every 20 ticks, or 50 ms) to measure it alone
+
+
+def count_rate(log, start, end, khz):
+    """(ticks/s, work/s, emulated seconds) of the counter between log offsets START and END,
+    from its first and last count lines there; None with fewer than two."""
+    rows = [tuple(map(int, x.groups())) for x in COUNT_RE.finditer(log, start, end)]
+    if len(rows) < 2:
+        return None
+    (t0, c0, w0), (t1, c1, w1) = rows[0], rows[-1]
+    secs = (c1 - c0) / (khz * 1000)
+    return (t1 - t0) / secs, (w1 - w0) / secs, secs
+
+
+def run_rebootloop(iso=REBOOT_ISO):
+    """The counter alone (looper stopped), then while looper (128 MiB) reboots itself in a
+    loop: {"alone": rate, "loop": rate, "reboots": n, "end": the line that ended the window}."""
+    if not iso.is_file():
+        raise BenchError(f"{iso} does not exist: `make bench` builds it")
+    try:
+        with emu.Machine("bochs", iso=iso, mem_mb=256, name="bench-rebootloop") as m:
+            wait_for(m, r"^hv: guest looper: started$", BOOT_WAIT, "`guest looper: started`")
+            wait_line(m, r"^hv> ", BOOT_WAIT, partial=True)
+            start = len(m.log)
+            m.send("stop looper\r")
+            stopped = wait_line(m, r"^(hv: guest looper: (stopped|rebooted; stopped .*)|error: .*)$", 120, start)
+            alone_from = stopped.end()
+            deadline = time.monotonic() + 300
+            while len(COUNT_RE.findall(m.log, alone_from)) < ALONE_LINES:
+                if time.monotonic() > deadline:
+                    raise BenchError("the counter printed too few lines alone")
+                time.sleep(1)
+            alone_to = len(m.log)
+            m.send("start looper\r")
+            first = wait_line(m, r"^hv: guest looper: started$", 600, alone_to)
+            loop_from = wait_line(m, COUNT_RE.pattern, 120, first.end()).start()
+            pos, reboots = first.end(), 0
+            end = None
+            while reboots < REBOOTS:
+                end = wait_line(m, r"^hv: guest looper: (rebooted|rebooted; stopped .*|reboot failed: .*)$",
+                                600, pos)
+                pos = end.end()
+                if end.group(0) != "hv: guest looper: rebooted":
+                    break
+                reboots += 1
+            loop_to = wait_line(m, COUNT_RE.pattern, 120, end.end()).end()
+            log = complete_log(m)
+    except emu.EmuError as e:
+        raise BenchError(f"the emulator failed (reboot loop): {e}")
+    khz = TSC_RE.search(log)
+    if not khz:
+        raise BenchError("no `hv: tsc:` line (see build/tests/runs/bench-rebootloop/serial.log)")
+    khz = int(khz.group(1))
+    alone = count_rate(log, alone_from, alone_to, khz)
+    loop = count_rate(log, loop_from, loop_to, khz)
+    if alone is None or loop is None:
+        raise BenchError("too few counter lines to measure (see build/tests/runs/bench-rebootloop/serial.log)")
+    return {"alone": alone, "loop": loop, "reboots": reboots, "end": end.group(0)}
+
+
+def rebootloop_table(r, label=""):
+    (a_t, a_w, a_s), (l_t, l_w, l_s) = r["alone"], r["loop"]
+    return ["", f"A 128 MiB guest rebooting itself in a loop (tests/iso/bench_rebootloop.cfg{label}): "
+            "`counter` (4 MiB, PIT at 100 Hz, counting with interrupts on) alone (looper stopped), "
+            f"then from its first line after looper's `started` to its first after looper's "
+            f"{r['reboots']}th reboot (looper resets itself through port 0xCF9 as soon as it has "
+            "checked its RAM). Bochs emulated time (TSC), not real-hardware time",
+            f"{'counter':<28} {'seconds':>8} {'ticks/s':>8} {'work/s':>12} {'work % of alone':>16}",
+            f"{'alone':<28} {a_s:>8.2f} {a_t:>8.1f} {a_w:>12.0f} {100.0:>16.1f}",
+            f"{'beside the reboot loop':<28} {l_s:>8.2f} {l_t:>8.1f} {l_w:>12.0f} {100 * l_w / a_w:>16.1f}",
+            f"(a fair share beside one busy guest is 50%; the window ended at `{r['end']}`)"]
+
+
 def raw_lines(host, guest, version):
     out = [f"# anfitrion make bench: {version}, clock sync=none; emulator path lengths in TSC ticks, "
            "not real-hardware cycles", "# side name iters total_ticks ticks_per_op"]
@@ -322,16 +400,38 @@ def raw_lines(host, guest, version):
     return out
 
 
+def only_rebootloop(iso):
+    """--only rebootloop: that scenario alone (optionally on another build's ISO)."""
+    started = time.monotonic()
+    try:
+        r = run_rebootloop(Path(iso).resolve() if iso else REBOOT_ISO)
+    except BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(rebootloop_table(r, f"; ISO {iso}" if iso else "")[1:]))
+    print(f"bench: {time.monotonic() - started:.0f} s in the emulator")
+    return 0
+
+
 def main():
+    ap = argparse.ArgumentParser(description="make bench: emulator path lengths under Bochs")
+    ap.add_argument("--only", choices=["rebootloop"],
+                    help="run this scenario alone (results.txt is left as it is)")
+    ap.add_argument("--iso", help="with --only rebootloop: boot this ISO instead "
+                    "(e.g. one built from an older version, for a before/after figure)")
+    args = ap.parse_args()
+    if args.only == "rebootloop":
+        return only_rebootloop(args.iso)
     started = time.monotonic()
     try:
         host, guest, version, irqlat = run()
         lines = table(host, guest, version) + irqlat_table(irqlat)
         # The scenario runs are independent: run them side by side (their figures are in
         # emulated time, so sharing the host's cores changes the wall time only).
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2 + len(MANY_ISOS)) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3 + len(MANY_ISOS)) as pool:
             default = pool.submit(run_default)
             linux = pool.submit(run_linux)
+            rebootloop = pool.submit(run_rebootloop)
             jobs = {n: pool.submit(run_many, n) for n in MANY_ISOS}
             lines += default_table(*default.result())
             many = {}
@@ -344,6 +444,7 @@ def main():
                     many[n] = str(e).splitlines()[0]
         lines += many_table(many)
         lines += linux_table(linux.result())
+        lines += rebootloop_table(rebootloop.result())
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1

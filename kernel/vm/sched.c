@@ -1,6 +1,8 @@
 /* Round-robin scheduling of vCPUs on the boot CPU. A guest in HLT is skipped until one of
  * its virtual devices raises an interrupt; when none can run, the main loop (kernel/hv.c)
- * sleeps until the host's timer or the console wakes it. */
+ * sleeps until the host's timer or the console wakes it. A guest being reloaded (after a
+ * reboot or a crash) takes its turns like the others, each spent on a slice's worth of its
+ * load, so that reloading a large guest never holds the CPU for long. */
 #include "kernel/vm/sched.h"
 #include "kernel/cpu.h"
 #include "kernel/options.h"
@@ -20,7 +22,7 @@ static struct vm *pick(void)
 {
     for (unsigned k = 0; k < VM_MAX; k++) {
         unsigned i = (next_index + k) % VM_MAX;
-        if (vms[i].state == VM_RUNNING && vm_runnable(&vms[i])) {
+        if (vms[i].state == VM_RUNNING && (vm_loading(&vms[i]) || vm_runnable(&vms[i]))) {
             next_index = i + 1;
             return &vms[i];
         }
@@ -33,9 +35,17 @@ bool sched_run_next(void)
     struct vm *vm = pick();
     if (!vm)
         return false;
-    cli();                              /* host interrupts arrive as exits while in a guest */
+    uint64_t slice = time_ns_to_tsc(hv_options.slice_us * 1000);
     uint64_t t0 = rdtsc();
-    enum exit_action a = vm_run_slice(vm, time_ns_to_tsc(hv_options.slice_us * 1000));
+    if (vm_loading(vm)) {
+        vm_load_step(vm, slice);        /* host work: interrupts stay on */
+        uint64_t spent = rdtsc() - t0;
+        vm->vcpu.run_tsc += spent;      /* its CPU share in `stats` counts its loads */
+        total_run_tsc += spent;
+        return true;
+    }
+    cli();                              /* host interrupts arrive as exits while in a guest */
+    enum exit_action a = vm_run_slice(vm, slice);
     total_run_tsc += rdtsc() - t0;
     vm_after_run(vm, a);
     sti();

@@ -19,7 +19,10 @@ struct vm vms[VM_MAX];
 const char *vm_state_name(const struct vm *vm)
 {
     switch (vm->state) {
-    case VM_RUNNING: return vm->vcpu.halted ? (vm->vcpu.halt_if ? "idle" : "halted") : "running";
+    case VM_RUNNING:
+        if (vm_loading(vm))
+            return "loading";
+        return vm->vcpu.halted ? (vm->vcpu.halt_if ? "idle" : "halted") : "running";
     case VM_PAUSED: return "paused";
     case VM_STOPPED: return "stopped";
     case VM_CRASHED: return "crashed";
@@ -51,7 +54,8 @@ static void free_ram(struct vm *vm)
     ept_destroy(&vm->ept);
 }
 
-/* Fresh, zeroed RAM in 2 MiB chunks, mapped by the EPT; nothing else is mapped. */
+/* Fresh RAM in 2 MiB chunks, mapped by the EPT; nothing else is mapped. The load zeroes it
+ * (load_zero) before the guest runs. */
 static const char *alloc_ram(struct vm *vm)
 {
     struct guest_ram *ram = &vm->ram;
@@ -66,7 +70,6 @@ static const char *alloc_ram(struct vm *vm)
             return "not enough free host memory for its RAM";
         }
         ram->chunks[ram->n_chunks] = pa;
-        memset((void *)pa, 0, GUEST_RAM_CHUNK);
         uint64_t gpa = (uint64_t)ram->n_chunks * GUEST_RAM_CHUNK;
         uint64_t size = ram->size - gpa < GUEST_RAM_CHUNK ? ram->size - gpa : GUEST_RAM_CHUNK;
         if (ept_map(&vm->ept, gpa, pa, size, EPT_RWX) < 0) {
@@ -163,22 +166,79 @@ static const char *load_linux(struct vm *vm, const struct guest_mem *mem, struct
     return NULL;
 }
 
-/* Loads the module image into fresh RAM and prepares the vCPU to enter at its entry point. */
-static const char *load(struct vm *vm)
+/* --- loading, piece by piece ----------------------------------------------------------- */
+
+/* Copies c's bytes from *done on, at most max of them (and the zeroes after them), never
+ * across a RAM chunk; returns how many it did. The range was checked by the loader. */
+static uint64_t copy_piece(struct vm *vm, const struct vm_copy *c, uint64_t done, uint64_t max)
 {
-    const char *why = alloc_ram(vm);
-    if (why)
-        return why;
-    struct guest_mem mem = { vm, vm->cfg.mem, loader_ptr };
-    struct vcpu_boot boot;
-    why = vm->kind == KIND_LINUX ? load_linux(vm, &mem, &boot) : load_multiboot(vm, &mem, &boot);
-    if (why) {
-        free_ram(vm);
-        return why;
+    uint64_t gpa = c->gpa + done, left = c->len + c->zero - done;
+    uint64_t n = GUEST_RAM_CHUNK - (gpa & (GUEST_RAM_CHUNK - 1));
+    n = n < left ? n : left;
+    n = n < max ? n : max;
+    uint8_t *dst = guest_ram_ptr(&vm->ram, gpa, n);
+    uint64_t from_src = done < c->len ? c->len - done : 0;
+    from_src = from_src < n ? from_src : n;
+    memcpy(dst, c->src + done, from_src);
+    memset(dst + from_src, 0, n - from_src);
+    return n;
+}
+
+/* The loader's copy hook: queued in order, done by load_copy. With the queue full, what is
+ * queued is done first (order matters if ranges overlap), then this one. */
+static void loader_copy(void *ctx, uint64_t gpa, const uint8_t *src, uint64_t len, uint64_t zero)
+{
+    struct vm *vm = ctx;
+    struct vm_load *l = &vm->load;
+    if (l->n_copies == VM_LOAD_COPIES) {
+        for (unsigned i = 0; i < l->n_copies; i++)
+            for (uint64_t done = 0; done < l->copies[i].len + l->copies[i].zero;)
+                done += copy_piece(vm, &l->copies[i], done, UINT64_MAX);
+        l->n_copies = 0;
     }
+    l->copies[l->n_copies++] = (struct vm_copy){ gpa, src, len, zero };
+}
+
+/* The guest's RAM, zeroed: one piece of it. */
+static void load_zero(struct vm *vm)
+{
+    struct vm_load *l = &vm->load;
+    memset((void *)(vm->ram.chunks[l->done / GUEST_RAM_CHUNK] + l->done % GUEST_RAM_CHUNK), 0,
+           VM_LOAD_PIECE);
+    l->done += VM_LOAD_PIECE;
+}
+
+_Static_assert(GUEST_RAM_CHUNK % VM_LOAD_PIECE == 0, "pieces tile a chunk");
+
+/* On zeroed RAM: the firmware's tables and the boot structures written, the image's copies
+ * queued (loader_copy). */
+static const char *load_image(struct vm *vm)
+{
+    struct guest_mem mem = { vm, vm->cfg.mem, loader_ptr, loader_copy };
+    vm->load.n_copies = vm->load.next = 0;
+    vm->load.done = 0;
+    return vm->kind == KIND_LINUX ? load_linux(vm, &mem, &vm->load.boot)
+                                  : load_multiboot(vm, &mem, &vm->load.boot);
+}
+
+/* The image copied in: one piece of the queued copies. */
+static void load_copy(struct vm *vm)
+{
+    struct vm_load *l = &vm->load;
+    const struct vm_copy *c = &l->copies[l->next];
+    l->done += copy_piece(vm, c, l->done, VM_LOAD_PIECE);
+    if (l->done == c->len + c->zero) {
+        l->next++;
+        l->done = 0;
+    }
+}
+
+/* Fresh devices and vCPU entering at the loader's entry point; tracing and statistics carry
+ * over a restart. */
+static const char *load_vcpu(struct vm *vm)
+{
     vm_devices_init(vm);
     vm->n_bad_regions = 0;              /* log accesses to nothing afresh each run */
-    /* A fresh vCPU, but tracing and statistics carry over a restart. */
     static uint64_t exits[EXIT_REASON_MAX];   /* too big for the stack; one load at a time */
     struct vcpu *v = &vm->vcpu;
     bool trace_on = v->trace_on;
@@ -195,12 +255,9 @@ static const char *load(struct vm *vm)
     memcpy(v->exits, exits, sizeof exits);
     v->exits_total = exits_total;
     v->run_tsc = run_tsc;
-    why = vmcs_create(&vm->vcpu, ept_pointer(&vm->ept), &boot);
-    if (why) {
-        vmcs_destroy(&vm->vcpu);
-        free_ram(vm);
+    const char *why = vmcs_create(&vm->vcpu, ept_pointer(&vm->ept), &vm->load.boot);
+    if (why)
         return why;
-    }
     ept_invalidate(&vm->ept);
     return NULL;
 }
@@ -212,6 +269,71 @@ static void unload(struct vm *vm)
         vm_flush_line(vm);
     vmcs_destroy(&vm->vcpu);
     free_ram(vm);
+    vm->load.phase = LOAD_NONE;
+}
+
+/* Starts a load into vm's RAM (allocated, its vCPU gone): RUNNING, listed as "loading". */
+static void load_begin(struct vm *vm, const char *how, const char *failed, enum vm_state fail_state)
+{
+    vm->load = (struct vm_load){ .phase = LOAD_ZERO, .how = how, .failed = failed,
+                                 .fail_state = fail_state };
+    vm->state = VM_RUNNING;
+    vm->started_ns = time_ns();
+    vm->paused_ns = 0;
+}
+
+/* A load again into the RAM the guest has (a reboot, a crash restart, a reset): its vCPU
+ * goes now; its RAM is zeroed piecewise by vm_load_step, or at once for a small guest. */
+static void drop_vcpu(struct vm *vm)
+{
+    if (vm->line_len)
+        vm_flush_line(vm);
+    vmcs_destroy(&vm->vcpu);
+}
+
+static void reload(struct vm *vm, const char *how, const char *failed, enum vm_state fail_state)
+{
+    drop_vcpu(vm);
+    load_begin(vm, how, failed, fail_state);
+    if (vm->cfg.mem <= VM_LOAD_AT_ONCE)
+        vm_load_step(vm, UINT64_MAX);
+}
+
+/* Does vm's load for about budget_tsc ticks, one piece at least: *done when the guest has
+ * its vCPU. A failure unloads it and returns why. */
+static const char *load_advance(struct vm *vm, uint64_t budget_tsc, bool *done)
+{
+    struct vm_load *l = &vm->load;
+    uint64_t t0 = rdtsc();
+    *done = false;
+    do {
+        const char *why = NULL;
+        if (l->phase == LOAD_ZERO && l->done < (uint64_t)vm->ram.n_chunks * GUEST_RAM_CHUNK) {
+            load_zero(vm);
+        } else if (l->phase == LOAD_ZERO) {
+            why = load_image(vm);
+            l->phase = LOAD_COPY;
+        } else if (l->next < l->n_copies) {
+            load_copy(vm);
+        } else {
+            why = load_vcpu(vm);
+            if (!why) {
+                l->phase = LOAD_NONE;
+                *done = true;
+                return NULL;
+            }
+        }
+        if (why) {
+            unload(vm);
+            return why;
+        }
+    } while (rdtsc() - t0 < budget_tsc);
+    return NULL;
+}
+
+bool vm_loading(const struct vm *vm)
+{
+    return vm->load.phase != LOAD_NONE;
 }
 
 /* A freshly loaded guest starts running (its uptime from now) and says so: "started",
@@ -222,6 +344,30 @@ static void run_loaded(struct vm *vm, uint64_t now, const char *how)
     vm->started_ns = now;
     vm->paused_ns = 0;
     hv_info("guest %s: %s", vm->cfg.name, how);
+}
+
+/* The whole load at once into vm's allocated RAM (at boot, and for the shell's start and
+ * reset, whose answer is the "started" or "reset" line): NULL, or why it failed (unloaded). */
+static const char *load_now(struct vm *vm)
+{
+    bool done;
+    load_begin(vm, NULL, NULL, VM_STOPPED);
+    return load_advance(vm, UINT64_MAX, &done);
+}
+
+void vm_load_step(struct vm *vm, uint64_t budget_tsc)
+{
+    if (vm->state != VM_RUNNING || !vm_loading(vm))
+        return;
+    struct vm_load l = vm->load;        /* a failure clears it */
+    bool done;
+    const char *why = load_advance(vm, budget_tsc, &done);
+    if (why) {
+        vm->state = l.fail_state;
+        hv_error("guest %s: %s: %s", vm->cfg.name, l.failed, why);
+    } else if (done) {
+        run_loaded(vm, time_ns(), l.how);
+    }
 }
 
 struct vm *vm_create(const struct boot_module *m, const struct guest_config *config,
@@ -255,7 +401,9 @@ struct vm *vm_create(const struct boot_module *m, const struct guest_config *con
     vm->n_mods = n_mods;
     vm->kind = cfg.kind != KIND_AUTO ? cfg.kind
              : linux_is_bzimage(vm->image, vm->image_len) ? KIND_LINUX : KIND_MULTIBOOT;
-    const char *reason = load(vm);
+    const char *reason = alloc_ram(vm);
+    if (!reason)
+        reason = load_now(vm);          /* at boot nothing else runs yet */
     if (reason) {
         hv_error("guest %s: refused: %s", cfg.name, reason);
         vm->state = VM_EMPTY;
@@ -273,14 +421,20 @@ struct vm *vm_create(const struct boot_module *m, const struct guest_config *con
 int vm_start(struct vm *vm, const char **why)
 {
     if (vm->state == VM_RUNNING || vm->state == VM_PAUSED) {
-        *why = vm->state == VM_PAUSED ? "is paused (resume it, or reset it)" : "is already running";
+        *why = vm->state == VM_PAUSED ? "is paused (resume it, or reset it)"
+             : vm_loading(vm) ? "is loading (it starts when its RAM is ready)" : "is already running";
         return -1;
     }
-    const char *reason = load(vm);
+    enum vm_state was = vm->state;
+    const char *reason = alloc_ram(vm);
+    if (!reason)
+        reason = load_now(vm);
     if (reason) {
+        vm->state = was;
         *why = reason;
         return -1;
     }
+    memset(vm->restart_ns, 0, sizeof vm->restart_ns);
     run_loaded(vm, time_ns(), "started");
     return 0;
 }
@@ -323,16 +477,38 @@ int vm_resume(struct vm *vm, const char **why)
 
 int vm_reset(struct vm *vm, const char **why)
 {
+    const char *reason = NULL;
     if (vm->state == VM_RUNNING || vm->state == VM_PAUSED)
-        unload(vm);
-    vm->state = VM_STOPPED;
-    const char *reason = load(vm);
+        drop_vcpu(vm);                  /* and load into the RAM it has */
+    else
+        reason = alloc_ram(vm);
+    if (!reason)
+        reason = load_now(vm);
     if (reason) {
+        vm->state = VM_STOPPED;
         *why = reason;
         return -1;
     }
+    memset(vm->restart_ns, 0, sizeof vm->restart_ns);
     run_loaded(vm, time_ns(), "reset");
     return 0;
+}
+
+/* How many times the guest restarted itself (crash restarts, reboots) within the window
+ * before now; the next one is refused when that is VM_RESTART_LIMIT. */
+static unsigned recent_restarts(const struct vm *vm, uint64_t now)
+{
+    unsigned recent = 0;
+    for (unsigned i = 0; i < VM_RESTART_LIMIT; i++)
+        if (vm->restart_ns[i] && now - vm->restart_ns[i] < VM_RESTART_WINDOW_NS)
+            recent++;
+    return recent;
+}
+
+static void count_restart(struct vm *vm, uint64_t now)
+{
+    memmove(&vm->restart_ns[1], &vm->restart_ns[0], sizeof vm->restart_ns[0] * VM_RESTART_LIMIT);
+    vm->restart_ns[0] = now;
 }
 
 /* Crash policy: stop, or reload from the module unless it crashed too often lately. */
@@ -344,10 +520,7 @@ static void crashed(struct vm *vm)
         vm_flush_line(vm);
     uint64_t now = time_ns();
     console_async_begin();
-    unsigned recent = 0;
-    for (unsigned i = 0; i < VM_RESTART_LIMIT; i++)
-        if (vm->restart_ns[i] && now - vm->restart_ns[i] < VM_RESTART_WINDOW_NS)
-            recent++;
+    unsigned recent = recent_restarts(vm, now);
     bool restart = vm->cfg.on_crash == ON_CRASH_RESTART && recent < VM_RESTART_LIMIT;
     if (restart)
         hv_error("guest %s: crashed: %s at RIP=0x%lx; restarting (%u/%u)", vm->cfg.name,
@@ -361,39 +534,38 @@ static void crashed(struct vm *vm)
         vcpu_dump(v);
     console_async_end();
     vm->last_crash_rip = rip;
-    unload(vm);
-    vm->state = VM_CRASHED;
-    if (!restart)
-        return;
-    memmove(&vm->restart_ns[1], &vm->restart_ns[0], sizeof vm->restart_ns[0] * (VM_RESTART_LIMIT - 1));
-    vm->restart_ns[0] = now;
-    vm->restarts++;
-    const char *reason = load(vm);
-    if (reason) {
-        hv_error("guest %s: restart failed: %s", vm->cfg.name, reason);
+    if (!restart) {
+        unload(vm);
+        vm->state = VM_CRASHED;
         return;
     }
-    run_loaded(vm, now, "started");
+    count_restart(vm, now);
+    vm->restarts++;
+    reload(vm, "started", "restart failed", VM_CRASHED);
 }
 
-/* The guest switched itself off, reset itself, or exited through the debug-exit port. */
+/* The guest switched itself off, reset itself, or exited through the debug-exit port. A
+ * reset reloads it, unless it restarted too often lately (a reboot loop, counted with its
+ * crash restarts): "rebooted" when it runs again. */
 static void machine_event(struct vm *vm)
 {
     int event = vm->machine_event;
+    uint64_t now = time_ns();
+    unsigned recent = recent_restarts(vm, now);
+    if (event == VDEV_RESET && recent < VM_RESTART_LIMIT) {
+        count_restart(vm, now);
+        reload(vm, "rebooted", "reboot failed", VM_STOPPED);
+        return;
+    }
     unload(vm);
     vm->state = VM_STOPPED;
-    if (event == VDEV_POWER_OFF) {
+    if (event == VDEV_POWER_OFF)
         hv_info("guest %s: powered off", vm->cfg.name);
-    } else if (event == VDEV_EXIT) {
+    else if (event == VDEV_EXIT)
         hv_info("guest %s: exited: status %u", vm->cfg.name, vm->exit_status);
-    } else {
-        const char *reason = load(vm);
-        if (reason) {
-            hv_error("guest %s: reboot failed: %s", vm->cfg.name, reason);
-            return;
-        }
-        run_loaded(vm, time_ns(), "rebooted");
-    }
+    else
+        hv_error("guest %s: rebooted; stopped (reboot loop: %u restarts within %lu s)", vm->cfg.name,
+                 recent, (unsigned long)(VM_RESTART_WINDOW_NS / 1000000000ull));
 }
 
 void vm_after_run(struct vm *vm, enum exit_action action)

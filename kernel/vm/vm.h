@@ -24,10 +24,42 @@
 #define VM_MODULES_MAX    8                         /* for=NAME modules per guest */
 #define VM_LINE_MAX       160
 #define VM_BAD_REGIONS    8                         /* accesses to nothing: regions logged */
+/* A guest that restarts itself this often is in a loop and is stopped: crash restarts
+ * (on_crash=restart) and reboots (reset register) count together, since each costs the
+ * host a reload of the guest whatever caused it. */
 #define VM_RESTART_LIMIT  5                         /* restarts allowed ... */
 #define VM_RESTART_WINDOW_NS (10ull * 1000000000ull) /* ... within this window */
+#define VM_LOAD_PIECE     (256u << 10)              /* RAM zeroed or image copied between looks at the clock */
+#define VM_LOAD_AT_ONCE   (16ull << 20)             /* guests this small are reloaded in one go */
+#define VM_LOAD_COPIES    16                        /* image ranges a load copies piecewise */
 
 enum vm_state { VM_EMPTY, VM_RUNNING, VM_PAUSED, VM_STOPPED, VM_CRASHED };
+
+/* A load of the guest from its module: its RAM zeroed, then the loader's small structures
+ * written and its image copied in, then its devices and vCPU made. A reload the guest
+ * caused (a reboot, a crash restart) of a guest larger than VM_LOAD_AT_ONCE is done over
+ * several scheduler turns (vm_load_step); until it ends the guest has no vCPU and never
+ * runs: it is VM_RUNNING (or VM_PAUSED, which holds the load), listed as "loading". A
+ * smaller one takes a few ms on hardware, less than a time slice: done at once. */
+enum vm_load_phase { LOAD_NONE, LOAD_ZERO, LOAD_COPY };
+
+/* A range of the image the loader copies (then zeroes zero bytes after it: a bss). */
+struct vm_copy {
+    uint64_t gpa;
+    const uint8_t *src;
+    uint64_t len, zero;
+};
+
+struct vm_load {
+    enum vm_load_phase phase;
+    uint64_t done;                      /* LOAD_ZERO: bytes zeroed; LOAD_COPY: of copies[next] */
+    unsigned next, n_copies;
+    struct vm_copy copies[VM_LOAD_COPIES];
+    struct vcpu_boot boot;              /* the vCPU's entry, from the loader */
+    const char *how;                    /* said when it runs: "started", "reset", "rebooted" */
+    const char *failed;                 /* said with the reason if it fails: "reboot failed"... */
+    enum vm_state fail_state;           /* and the state it then leaves */
+};
 
 struct vm {
     enum vm_state state;
@@ -66,8 +98,9 @@ struct vm {
     uint64_t started_ns;
     uint64_t paused_ns;                 /* time spent paused since started_ns */
     uint64_t paused_at_ns;              /* when the current pause began */
-    unsigned restarts;
-    uint64_t restart_ns[VM_RESTART_LIMIT + 1];
+    struct vm_load load;                /* a (re)load in progress, or LOAD_NONE */
+    unsigned restarts;                  /* crash restarts */
+    uint64_t restart_ns[VM_RESTART_LIMIT + 1];  /* the latest restarts and reboots, newest first */
     uint64_t irqs_injected[256];
     uint64_t inject_timer_tsc;          /* host timer interrupt TSC before the last injection, or 0 */
     uint64_t last_crash_rip;
@@ -83,7 +116,10 @@ extern struct vm vms[VM_MAX];
  * memory do not work out. Returns the VM or NULL. */
 struct vm *vm_create(const struct boot_module *module, const struct guest_config *cfg,
                      const struct boot_module *const *mods, unsigned n_mods);
-/* Lifecycle; each prints its "hv: guest NAME: ..." line. Return 0, or -1 with why set. */
+/* Lifecycle; each prints its "hv: guest NAME: ..." line. Return 0, or -1 with why set.
+ * start and reset load the guest at once (its line is the shell command's answer) and
+ * begin a new count of restarts; on a guest being reloaded, stop, pause and reset apply
+ * (pause holds the load), start is refused. */
 int vm_start(struct vm *vm, const char **why);
 int vm_stop(struct vm *vm, const char **why);
 int vm_pause(struct vm *vm, const char **why);
@@ -97,6 +133,12 @@ enum exit_action vm_run_slice(struct vm *vm, uint64_t slice_tsc);
 void vm_set_host_work(bool (*pending)(void));
 /* Handles the end of a run slice (crash, stop). */
 void vm_after_run(struct vm *vm, enum exit_action action);
+/* True while the guest is being loaded (zeroed RAM, image copied in): no vCPU yet. */
+bool vm_loading(const struct vm *vm);
+/* Advances vm's load by about budget_tsc TSC ticks of work (one piece at least); at the end
+ * the guest runs and says so ("started", "reset", "rebooted"), or the failure is reported
+ * ("reboot failed: WHY"...) and the guest is left stopped or crashed. */
+void vm_load_step(struct vm *vm, uint64_t budget_tsc);
 /* True if the VM's vCPU can run now (running and not halted, or woken by an interrupt). */
 bool vm_runnable(struct vm *vm);
 /* Earliest time (ns) one of its devices wants attention, UINT64_MAX if none. */

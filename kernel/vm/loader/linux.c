@@ -263,9 +263,14 @@ int linux_load(const uint8_t *img, size_t len, const struct guest_mem *mem,
     if (!cl || (initrd_len && !rd))
         return -1;
 
-    memcpy(kernel, img + p.setup_size, p.load_end - p.load_addr);
+    if (mem->copy)
+        mem->copy(mem->ctx, p.load_addr, img + p.setup_size, p.load_end - p.load_addr, 0);
+    else
+        memcpy(kernel, img + p.setup_size, p.load_end - p.load_addr);
     memcpy(cl, cmdline, p.cmdline_len + 1);
-    if (initrd_len)
+    if (initrd_len && mem->copy)
+        mem->copy(mem->ctx, p.initrd_addr, args->initrd, initrd_len, 0);
+    else if (initrd_len)
         memcpy(rd, args->initrd, initrd_len);
     memcpy(gdt, boot_gdt, sizeof boot_gdt);
     build_zero_page(bp, img, &p, mem, args, initrd_len);

@@ -68,6 +68,10 @@ static int copy_in(const struct guest_mem *mem, uint64_t gpa, const uint8_t *src
     uint8_t *dst = mem->ptr(mem->ctx, gpa, n + zero);
     if (!dst)
         return loader_fail(why, ws, "image range 0x%lx-0x%lx is not RAM", gpa, gpa + n + zero);
+    if (mem->copy) {
+        mem->copy(mem->ctx, gpa, src, n, zero);
+        return 0;
+    }
     memcpy(dst, src, n);
     memset(dst + n, 0, zero);
     return 0;
@@ -342,8 +346,12 @@ uint32_t mb_build_info(const struct guest_mem *mem, const struct mb_boot_args *a
         loader_fail(why, ws, "the Multiboot information's RAM at 0x%lx is not reachable", p.info);
         return 0;
     }
-    for (unsigned i = 0; i < a->n_mods; i++)
-        memcpy(dst[i], a->mods[i].data, a->mods[i].len);
+    for (unsigned i = 0; i < a->n_mods; i++) {
+        if (mem->copy)
+            mem->copy(mem->ctx, p.busy[1 + i].start, a->mods[i].data, a->mods[i].len, 0);
+        else
+            memcpy(dst[i], a->mods[i].data, a->mods[i].len);
+    }
     write_info(area, (uint32_t)p.info, mem, a, &l, &p);
     return (uint32_t)p.info;
 }

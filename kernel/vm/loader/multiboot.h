@@ -36,6 +36,10 @@ struct guest_mem {
     uint64_t size;
     /* Host pointer to len bytes of guest RAM at gpa, or NULL if not all RAM. */
     void *(*ptr)(void *ctx, uint64_t gpa, uint64_t len);
+    /* Optional: the image's large copies (len bytes of src to gpa, then zero bytes of zeroes),
+     * done later and in order by the VM, piecewise. The loader has checked the range with
+     * ptr() and writes nothing else over it. NULL: the loader copies at once. */
+    void (*copy)(void *ctx, uint64_t gpa, const uint8_t *src, uint64_t len, uint64_t zero);
 };
 
 struct mb_image {
