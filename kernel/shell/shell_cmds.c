@@ -110,6 +110,8 @@ const struct shell_command shell_commands[] = {
     { "console", "NAME", "attach to a guest's serial console (Ctrl-] detaches)", cmd_console },
     { "stats", "[NAME]", "exits by reason, injected interrupts, CPU share, dropped output", cmd_stats },
     { "trace", "NAME on|off [REASON...]", "print each VM exit of a guest, decoded (rate-limited)", cmd_trace },
+    { "inject", "NAME nmi|irq N|gp|ud|pf ADDR", "deliver an event to a guest (NMI through LINT1, an ISA IRQ edge, an exception)", cmd_inject },
+    { "corrupt", "NAME GPA BIT", "flip one bit of a guest's RAM", cmd_corrupt },
     { "cpus", "", "show the processors, the host timer and interrupt counts", cmd_cpus },
     { "mem", "", "show host memory use", cmd_mem },
     { "log", "[LEVEL]", "show or set the log level (error, warn, info, debug, trace)", cmd_log },

@@ -8,6 +8,7 @@
 #include "kernel/string.h"
 #include "kernel/time.h"
 #include "kernel/vm/vm.h"
+#include "kernel/options.h"
 #include "vmx/trace.h"
 
 #define CTRL_RIGHT_BRACKET 0x1D
@@ -274,4 +275,57 @@ void shell_guest_mem(void)
         kprintf("  guest %-16s RAM %6lu KiB, overhead %5lu KiB (EPT %lu pages, VMCS, state)\n", vm->cfg.name,
                 loaded ? vm->cfg.mem / 1024 : 0, vm_overhead_bytes(vm) / 1024, vm->ept.table_pages);
     }
+}
+
+/* inject NAME nmi|irq N|gp|ud|pf ADDR: one event for the guest (kernel/vm/inject.c). */
+int cmd_inject(int argc, char **argv)
+{
+    static const struct { const char *name; enum vm_inject_kind kind; bool arg; const char *what; } kinds[] = {
+        { "nmi", INJECT_NMI, false, "an NMI through LINT1" },
+        { "irq", INJECT_IRQ, true, "an edge on ISA IRQ" },
+        { "ud", INJECT_UD, false, "#UD at its next entry" },
+        { "gp", INJECT_GP, false, "#GP(0) at its next entry" },
+        { "pf", INJECT_PF, true, "#PF (error 0) at its next entry, CR2 =" },
+    };
+    struct vm *vm = guest_arg(argc, argv);
+    if (!vm)
+        return -1;
+    for (size_t i = 0; argc >= 3 && i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcmp(argv[2], kinds[i].name) != 0)
+            continue;
+        uint64_t arg = 0;
+        if (kinds[i].arg && (argc != 4 || opt_parse_uint(argv[3], &arg) < 0))
+            return shell_error("inject %s %s needs a number (decimal or 0x...)", argv[1], argv[2]);
+        if (!kinds[i].arg && argc != 3)
+            return shell_error("inject %s %s takes nothing more", argv[1], argv[2]);
+        const char *why = NULL;
+        if (vm_inject(vm, kinds[i].kind, arg, &why) < 0)
+            return shell_error("guest %s %s", vm->cfg.name, why);
+        if (kinds[i].kind == INJECT_IRQ)
+            hv_info("inject %s: %s %lu", vm->cfg.name, kinds[i].what, arg);
+        else if (kinds[i].arg)
+            hv_info("inject %s: %s 0x%lx", vm->cfg.name, kinds[i].what, arg);
+        else
+            hv_info("inject %s: %s", vm->cfg.name, kinds[i].what);
+        return 0;
+    }
+    return shell_error("inject needs NAME nmi|irq N|gp|ud|pf ADDR");
+}
+
+/* corrupt NAME GPA BIT: flips one bit of the guest's RAM. */
+int cmd_corrupt(int argc, char **argv)
+{
+    struct vm *vm = guest_arg(argc, argv);
+    if (!vm)
+        return -1;
+    uint64_t gpa, bit;
+    if (argc != 4 || opt_parse_uint(argv[2], &gpa) < 0 || opt_parse_uint(argv[3], &bit) < 0)
+        return shell_error("corrupt needs NAME GPA BIT (numbers, decimal or 0x...)");
+    uint8_t before, after;
+    const char *why = NULL;
+    if (vm_corrupt(vm, gpa, (unsigned)(bit > 8 ? 8 : bit), &before, &after, &why) < 0)
+        return shell_error("guest %s %s", vm->cfg.name, why);
+    hv_info("corrupt %s: bit %lu of guest-physical 0x%lx: 0x%02x -> 0x%02x", vm->cfg.name, bit, gpa,
+            before, after);
+    return 0;
 }

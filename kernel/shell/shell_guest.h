@@ -12,6 +12,8 @@ int cmd_reset(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_inject(int argc, char **argv);
+int cmd_corrupt(int argc, char **argv);
 /* Ends a console session whose guest is no longer running (powered off, exited, stopped,
  * crashed for good), with "hv: console: detached from NAME (it is STATE)". A reboot or a
  * restart by policy keeps the session. Called by the scheduler loop. */

@@ -144,6 +144,13 @@ bool vm_runnable(struct vm *vm);
 /* Earliest time (ns) one of its devices wants attention, UINT64_MAX if none. */
 uint64_t vm_next_event_ns(struct vm *vm);
 struct vm *vm_find(const char *name);
+/* Fault injection (inject.c), for a running or paused guest: an NMI through its vLAPIC's
+ * LINT1, an edge on ISA IRQ line arg, or #UD, #GP(0), #PF (CR2 = arg, error code 0) at its
+ * next entry; and one bit of its RAM flipped (*before, *after: the byte). 0, or -1 and *why. */
+enum vm_inject_kind { INJECT_NMI, INJECT_IRQ, INJECT_UD, INJECT_GP, INJECT_PF };
+int vm_inject(struct vm *vm, enum vm_inject_kind kind, uint64_t arg, const char **why);
+int vm_corrupt(struct vm *vm, uint64_t gpa, unsigned bit, uint8_t *before, uint8_t *after,
+               const char **why);
 /* Routes vm's console output raw to the user (NULL: back to "[NAME] " lines for all). */
 void vm_attach_console(struct vm *vm);
 /* The guest whose console is attached (its output raw, the user's keystrokes to it), or NULL. */

@@ -34,9 +34,9 @@ TICK_WAIT = 60           # for a few tinyos status lines (each is 1 s of guest t
 CMD_WAIT = 30            # a command's echo and the prompt after its output
 
 GUESTS = ("alpha", "beta", "gamma")
-ACTIVE = ("running", "idle", "halted")      # a scheduled guest, whatever its vCPU does
+ACTIVE = ("running", "idle", "halted", "loading")      # a scheduled guest, whatever its vCPU does
 LIST_HEADER = "NAME             STATE      MEMORY RESTARTS     UPTIME        EXITS"
-LIST_ROW = re.compile(r"^(\S+)\s+(running|idle|halted|paused|stopped|crashed)\s+(\d+)M\s+"
+LIST_ROW = re.compile(r"^(\S+)\s+(running|idle|halted|loading|paused|stopped|crashed)\s+(\d+)M\s+"
                       r"(\d+)\s+(-|\d+:\d\d:\d\d)\s+(\d+)$")
 TRACE_ON = "hv: trace alpha: on (at most 20 lines a second)"
 TRACE_IO = re.compile(r"^hv: trace alpha: I/O instruction rip=0x[0-9a-f]+ qual=0x[0-9a-f]+ "

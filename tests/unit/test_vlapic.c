@@ -522,6 +522,31 @@ static void test_x2apic_mode(void **state)
     assert_int_equal(vlapic_wrmsr(l, 0x832, 0x20050), 0);                 /* periodic: fine */
 }
 
+/* LINT1 as an input (SDM Vol. 3A 11.5.1): in NMI mode (the virtual wire) an edge is an NMI;
+ * masked, it is dropped; in fixed mode its vector goes to the IRR; a hardware-disabled APIC
+ * passes it through as NMI (11.4.3). */
+static void test_lint1_edge(void **state)
+{
+    (void)state;
+    struct vlapic *l = &lapic;
+    l->lvt[VLAPIC_LVT_LINT1] = VLAPIC_DM_NMI << VLAPIC_LVT_DM_SHIFT;
+    assert_true(vlapic_lint_edge(l, 1));
+    assert_true(vlapic_nmi_pending(l));
+    vlapic_nmi_ack(l);
+    l->lvt[VLAPIC_LVT_LINT1] |= VLAPIC_LVT_MASKED;
+    assert_false(vlapic_lint_edge(l, 1));
+    assert_false(vlapic_nmi_pending(l));
+    l->svr |= 0x100;                                    /* software-enabled */
+    l->lvt[VLAPIC_LVT_LINT1] = 0x45;                    /* fixed, vector 0x45, edge */
+    assert_true(vlapic_lint_edge(l, 1));
+    assert_false(vlapic_nmi_pending(l));
+    assert_true(l->irr[0x45 / 32] & (1u << (0x45 % 32)));
+    assert_false(vlapic_lint_edge(l, 2));
+    assert_int_equal(vlapic_wrmsr(l, VLAPIC_MSR_APIC_BASE, VLAPIC_BASE_DEFAULT), 0);   /* EN=0 */
+    assert_true(vlapic_lint_edge(l, 1));
+    assert_true(vlapic_nmi_pending(l));
+}
+
 /* The base's address bits end at the CPU's MAXPHYADDR (SDM Vol. 3A 11.4.4): with 39 a base
  * above 64 GiB is a base, bit 39 is reserved (#GP). */
 static void test_apic_base_maxphyaddr(void **state)
@@ -809,6 +834,7 @@ int main(void)
         cmocka_unit_test_setup(test_timer_mode_change_disarms, setup),
         cmocka_unit_test_setup(test_self_ipi_xapic, setup),
         cmocka_unit_test_setup(test_x2apic_mode, setup),
+        cmocka_unit_test_setup(test_lint1_edge, setup),
         cmocka_unit_test_setup(test_apic_base_maxphyaddr, setup),
         cmocka_unit_test_setup(test_apic_base_transitions, setup),
         cmocka_unit_test_setup(test_disable_resets_to_power_up, setup),

@@ -602,6 +602,32 @@ int vlapic_attach(struct vlapic *l, struct vdev_bus *bus)
     return xapic_mode(l) && !l->page_claimed ? -1 : 0;
 }
 
+bool vlapic_lint_edge(struct vlapic *l, unsigned pin)
+{
+    if (pin > 1)
+        return false;
+    if (!vlapic_hw_enabled(l)) {        /* a disabled APIC passes LINT1 through as NMI */
+        if (pin == 1)
+            l->nmi_pending = true;
+        return pin == 1;
+    }
+    uint32_t lvt = l->lvt[pin ? VLAPIC_LVT_LINT1 : VLAPIC_LVT_LINT0];
+    if (lvt & VLAPIC_LVT_MASKED)       /* software disabling masks every LVT entry */
+        return false;
+    switch ((lvt >> VLAPIC_LVT_DM_SHIFT) & 7) {
+    case VLAPIC_DM_NMI:
+        l->nmi_pending = true;
+        return true;
+    case 0:                             /* fixed: the LVT's vector, edge or level */
+        if ((uint8_t)lvt < 16 || !vlapic_sw_enabled(l))
+            return false;
+        vlapic_set_irq(l, (uint8_t)lvt, (lvt & (1u << 15)) != 0);
+        return true;
+    default:                            /* ExtINT is the 8259's path; SMI, INIT: not modelled */
+        return false;
+    }
+}
+
 bool vlapic_nmi_pending(const struct vlapic *l)
 {
     return l->nmi_pending;

@@ -10,9 +10,9 @@
  *   (one-shot, periodic, TSC-deadline; initial/current count, divide configuration),
  *   IA32_APIC_BASE with the disabled/xAPIC/x2APIC transitions, IA32_TSC_DEADLINE,
  *   the x2APIC MSRs 0x800-0x8FF and SELF IPI. APR reads 0.
- * - Not modelled: other CPUs (IPIs not aimed at this APIC are dropped), NMI, SMI,
- *   INIT and SIPI deliveries (also as self-IPIs), the LINT0/LINT1 pins as inputs
- *   (the 8259's INTR is the caller's: see vlapic_accepts_pic()), thermal, perf and
+ * - Not modelled: other CPUs (IPIs not aimed at this APIC are dropped), SMI, INIT and
+ *   SIPI deliveries (also as self-IPIs), LINT pins in ExtINT, SMI or INIT mode (the
+ *   8259's INTR is the caller's: see vlapic_accepts_pic()), thermal, perf and
  *   CMCI sources, lowest-priority arbitration, EOI-broadcast suppression, the
  *   illegal-register-address error.
  * - Interrupt flow: vlapic_set_irq() (IOAPIC or local source) sets IRR, and TMR for
@@ -188,8 +188,15 @@ void vlapic_set_irq(struct vlapic *l, uint8_t vector, bool level_triggered);
  * software- or hardware-disabled. Call vlapic_update() first. */
 int vlapic_pending_vector(const struct vlapic *l);
 
-/* An NMI is waiting for the CPU (a self-IPI with delivery mode NMI; nothing of this
- * machine drives LINT1); NMIs ignore the PPR and RFLAGS.IF, only the CPU's NMI blocking holds them. */
+/* An edge on input pin LINT0 (0) or LINT1 (1), as from a machine's NMI button on LINT1 (SDM
+ * Vol. 3A 11.5.1): delivered as its LVT entry says (NMI, or fixed with its vector); dropped
+ * when masked (as software disabling leaves every entry), or of a mode this model does not drive (ExtINT, SMI,
+ * INIT). A hardware-disabled APIC passes LINT1 through as the CPU's NMI (11.4.3). Returns
+ * whether it was delivered. */
+bool vlapic_lint_edge(struct vlapic *l, unsigned pin);
+
+/* An NMI is waiting for the CPU (a self-IPI with delivery mode NMI, or LINT1: the shell's
+ * `inject NAME nmi`); NMIs ignore the PPR and RFLAGS.IF, only the CPU's NMI blocking holds them. */
 bool vlapic_nmi_pending(const struct vlapic *l);
 /* The CPU takes the NMI (at injection). */
 void vlapic_nmi_ack(struct vlapic *l);
