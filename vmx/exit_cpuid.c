@@ -48,8 +48,15 @@
 #define L7_EBX_PQE        (1u << 15)
 #define L7_EBX_PT         (1u << 25)
 /* CPUID.(EAX=7,ECX=0):ECX */
+#define L7_ECX_PKU        (1u << 3)
+#define L7_ECX_OSPKE      (1u << 4)
 #define L7_ECX_WAITPKG    (1u << 5)
+#define L7_ECX_CET_SS     (1u << 7)
+#define L7_ECX_KL         (1u << 23)
 #define L7_ECX_SGX_LC     (1u << 30)
+#define L7_ECX_PKS        (1u << 31)
+#define L7_EDX_UINTR      (1u << 5)
+#define L7_EDX_CET_IBT    (1u << 20)
 /* CPUID.(EAX=7,ECX=0):EDX */
 #define L7_EDX_IBRS_IBPB  (1u << 26)
 #define L7_EDX_STIBP      (1u << 27)
@@ -121,7 +128,13 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         if (subleaf == 0) {
             r->ebx &= ~(L7_EBX_SGX | L7_EBX_HLE | L7_EBX_INVPCID | L7_EBX_RTM |
                         L7_EBX_PQM | L7_EBX_MPX | L7_EBX_PQE | L7_EBX_PT);
-            r->ecx &= ~(L7_ECX_WAITPKG | L7_ECX_SGX_LC);
+            /* Hidden, so their CR4 bits are reserved (cr.c): protection keys (the emulated
+             * accesses of guest_mem.c do not apply PKRU, and PKRU is not among the XSAVE
+             * components switched between guests), CET, Key Locker and user interrupts
+             * (their MSRs and state are not virtualized). */
+            r->ecx &= ~(L7_ECX_WAITPKG | L7_ECX_SGX_LC | L7_ECX_PKU | L7_ECX_OSPKE | L7_ECX_CET_SS |
+                        L7_ECX_KL | L7_ECX_PKS);
+            r->edx &= ~(L7_EDX_UINTR | L7_EDX_CET_IBT);
             /* speculation controls and their MSRs are not emulated */
             r->edx &= ~(L7_EDX_IBRS_IBPB | L7_EDX_STIBP | L7_EDX_L1D_FLUSH | L7_EDX_ARCH_CAPS | L7_EDX_SSBD);
         } else {
