@@ -208,3 +208,10 @@ struct int_frame *int_dispatch(struct int_frame *f)
     pic_eoi(irq);
     return next;
 }
+
+uint64_t gdt_seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+    uint64_t d = (limit & 0xFFFF) | (uint64_t)(base & 0xFFFFFF) << 16 | (uint64_t)access << 40;
+    d |= (uint64_t)((limit >> 16) & 0xF) << 48 | (uint64_t)(flags & 0xF) << 52;
+    return d | (uint64_t)(base >> 24) << 56;
+}

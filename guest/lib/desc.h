@@ -33,6 +33,19 @@ _Static_assert(sizeof(struct int_frame) == 13 * 4, "int_frame must match isr_com
 /* An IRQ handler: returns the frame to resume, f itself or another task's saved frame. */
 typedef struct int_frame *(*irq_handler_fn)(struct int_frame *f);
 
+/* A 32-bit TSS (SDM Vol. 3A Figure 7-2): each selector in a 32-bit slot whose upper half is
+ * reserved. */
+struct tss32 {
+    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi, es, cs, ss, ds, fs, gs, ldt;
+    uint16_t trap, iomap_base;
+} __attribute__((packed));
+_Static_assert(sizeof(struct tss32) == 104, "32-bit TSS layout");
+
+/* A segment descriptor (SDM Vol. 3A 3.4.5): base, 20-bit limit, access byte (P, DPL, S, type),
+ * flags nibble (G, D/B, L, AVL). */
+uint64_t gdt_seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags);
+
 /* Load our GDT and reload every segment register. */
 void gdt_init(void);
 /* Fill and load the IDT: vectors 0..255, interrupt gates. */

@@ -179,13 +179,6 @@ static uint64_t rnd_value(void)
 
 /* ---- descriptor tables: ours replace the runtime's GDT (same code/data selectors) --------- */
 
-struct tss32 {
-    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
-    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi, es, cs, ss, ds, fs, gs, ldt;
-    uint16_t trap, iomap_base;
-} __attribute__((packed));
-_Static_assert(sizeof(struct tss32) == 104, "32-bit TSS layout");
-
 struct table_ptr {
     uint16_t limit;
     uint32_t base;
@@ -209,9 +202,7 @@ static struct idt_gate chaos_idt[256] __attribute__((aligned(8)));
  * the CPU never has to write the table). */
 static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, bool pages)
 {
-    uint64_t d = (limit & 0xFFFF) | (uint64_t)(base & 0xFFFFFF) << 16 | (uint64_t)access << 40;
-    d |= (uint64_t)((limit >> 16) & 0xF) << 48 | (uint64_t)(pages ? 0xC : 0x4) << 52;
-    return d | (uint64_t)(base >> 24) << 56;
+    return gdt_seg_desc(base, limit, access, pages ? 0xC : 0x4);
 }
 
 static void window_set(uint32_t base, uint32_t limit)

@@ -26,13 +26,6 @@
 #define UDATA_SEL   0x2B        /* ring 3 flat data, RPL 3 */
 #define TSS_SEL     0x30
 
-struct tss32 {
-    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
-    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi, es, cs, ss, ds, fs, gs, ldt;
-    uint16_t trap, iomap;
-} __attribute__((packed));
-_Static_assert(sizeof(struct tss32) == 104, "32-bit TSS");
-
 /* Null, the runtime's ring-0 code and data (same selectors), 64-bit code (0x18), ring-3 code and
  * data, the TSS (its ESP0 is where a fault at CPL 3 lands). */
 static uint64_t gdt[7] __attribute__((aligned(8)));
@@ -40,24 +33,17 @@ static struct tss32 tss __attribute__((aligned(128)));
 static uint8_t ring0_stack[4096] __attribute__((aligned(16)));
 static uint8_t ring3_stack[4096] __attribute__((aligned(16)));
 
-static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-    uint64_t d = (limit & 0xFFFF) | (uint64_t)(base & 0xFFFFFF) << 16 | (uint64_t)access << 40;
-    d |= (uint64_t)((limit >> 16) & 0xF) << 48 | (uint64_t)flags << 52;
-    return d | (uint64_t)(base >> 24) << 56;
-}
-
 static void descriptors_init(void)
 {
-    gdt[1] = seg_desc(0, 0xFFFFF, 0x9A, 0xC);
-    gdt[2] = seg_desc(0, 0xFFFFF, 0x92, 0xC);
-    gdt[3] = seg_desc(0, 0xFFFFF, 0x9A, 0xA);       /* L=1, D=0 */
-    gdt[4] = seg_desc(0, 0xFFFFF, 0xFA, 0xC);
-    gdt[5] = seg_desc(0, 0xFFFFF, 0xF2, 0xC);
+    gdt[1] = gdt_seg_desc(0, 0xFFFFF, 0x9A, 0xC);
+    gdt[2] = gdt_seg_desc(0, 0xFFFFF, 0x92, 0xC);
+    gdt[3] = gdt_seg_desc(0, 0xFFFFF, 0x9A, 0xA);       /* L=1, D=0 */
+    gdt[4] = gdt_seg_desc(0, 0xFFFFF, 0xFA, 0xC);
+    gdt[5] = gdt_seg_desc(0, 0xFFFFF, 0xF2, 0xC);
     tss.ss0 = GDT_DATA_SEL;
     tss.esp0 = (uint32_t)(ring0_stack + sizeof ring0_stack);
-    tss.iomap = sizeof tss;                         /* no I/O bitmap: every port #GPs at CPL 3 */
-    gdt[6] = seg_desc((uint32_t)&tss, sizeof tss - 1, 0x89, 0);
+    tss.iomap_base = sizeof tss;                         /* no I/O bitmap: every port #GPs at CPL 3 */
+    gdt[6] = gdt_seg_desc((uint32_t)&tss, sizeof tss - 1, 0x89, 0);
     struct { uint16_t limit; uint32_t base; } __attribute__((packed)) p = { sizeof gdt - 1, (uint32_t)gdt };
     __asm__ volatile("lgdt %0\n\tltr %w1" : : "m"(p), "r"(TSS_SEL) : "memory");
 }

@@ -30,20 +30,11 @@
 #define SCRATCH (UART_COM1 + UART_SCR)  /* a port that keeps what is written to it */
 
 static uint64_t gdt[6] __attribute__((aligned(8)));
-static struct {
-    uint32_t link, esp0, ss0, unused[22];
-    uint16_t trap, iomap_base;
-} tss __attribute__((aligned(128)));
+static struct tss32 tss __attribute__((aligned(128)));
 static uint8_t pages[3][4096] __attribute__((aligned(4096)));
 enum { USER_RW, SUPERVISOR, USER_RO };
 static uint8_t kstack[4096] __attribute__((aligned(16)));
 static uint8_t ustack[4096] __attribute__((aligned(16)));
-
-static uint64_t seg_desc(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-    return (uint64_t)(limit & 0xFFFF) | (uint64_t)(base & 0xFFFFFF) << 16 | (uint64_t)access << 40 |
-           (uint64_t)((limit >> 16) & 0xF) << 48 | (uint64_t)flags << 52 | (uint64_t)(base >> 24) << 56;
-}
 
 static uint32_t *pte_of(const void *p)
 {
@@ -59,14 +50,14 @@ static void set_wp(bool on)
  * user-accessible and writable but the three test pages, which get their own rights. */
 static void setup(void)
 {
-    gdt[1] = seg_desc(0, 0xFFFFF, 0x9A, 0xC);
-    gdt[2] = seg_desc(0, 0xFFFFF, 0x92, 0xC);
-    gdt[3] = seg_desc(0, 0xFFFFF, 0xFA, 0xC);
-    gdt[4] = seg_desc(0, 0xFFFFF, 0xF2, 0xC);
+    gdt[1] = gdt_seg_desc(0, 0xFFFFF, 0x9A, 0xC);
+    gdt[2] = gdt_seg_desc(0, 0xFFFFF, 0x92, 0xC);
+    gdt[3] = gdt_seg_desc(0, 0xFFFFF, 0xFA, 0xC);
+    gdt[4] = gdt_seg_desc(0, 0xFFFFF, 0xF2, 0xC);
     tss.ss0 = GDT_DATA_SEL;
     tss.esp0 = (uint32_t)(kstack + sizeof kstack);
     tss.iomap_base = sizeof tss;    /* no bitmap: IOPL decides */
-    gdt[5] = seg_desc((uint32_t)&tss, sizeof tss - 1, 0x89, 0);
+    gdt[5] = gdt_seg_desc((uint32_t)&tss, sizeof tss - 1, 0x89, 0);
     struct __attribute__((packed)) { uint16_t limit; uint32_t base; } gdtr = { sizeof gdt - 1, (uint32_t)gdt };
     __asm__ volatile("lgdt %0\n"
                      "ljmp $0x08, $1f\n1:\n"

@@ -10,7 +10,9 @@
 #define EFLAGS_NT  (1u << 14)
 #define CR0_TS     (1u << 3)
 
-struct tss32 {
+/* The 32-bit TSS with its 16-bit selector fields and reserved halves apart (guest/lib has the
+ * plain one): what the CPU writes on a task switch is compared field by field. */
+struct tss_words {
     uint16_t link, r0;
     uint32_t esp0;
     uint16_t ss0, r1;
@@ -22,7 +24,7 @@ struct tss32 {
     uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
     uint16_t es, r4, cs, r5, ss, r6, ds, r7, fs, r8, gs, r9, ldt, r10, trap, iomap;
 } __attribute__((packed));
-_Static_assert(sizeof(struct tss32) == 0x68, "a 32-bit TSS is 104 bytes (SDM Figure 7-2)");
+_Static_assert(sizeof(struct tss_words) == 0x68, "a 32-bit TSS is 104 bytes (SDM Figure 7-2)");
 
 enum {
     SEL_MAIN = 0x18,        /* the test's own task (LTR) */
@@ -36,7 +38,7 @@ enum {
 };
 
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(8)));
-struct tss32 tss_main, tss_jmp, tss_call, tss_df, tss_spare;
+struct tss_words tss_main, tss_jmp, tss_call, tss_df, tss_spare;
 static uint8_t stacks[3][4096] __attribute__((aligned(16)));
 
 struct table_ptr {
@@ -46,7 +48,7 @@ struct table_ptr {
 
 static struct table_ptr runtime_gdt;
 
-static uint64_t tss_desc(const struct tss32 *t, uint32_t limit, unsigned type, bool present)
+static uint64_t tss_desc(const struct tss_words *t, uint32_t limit, unsigned type, bool present)
 {
     uint32_t base = (uint32_t)t;
     return (limit & 0xFFFF) | (uint64_t)(base & 0xFFFFFF) << 16 |
@@ -57,7 +59,7 @@ static uint64_t tss_desc(const struct tss32 *t, uint32_t limit, unsigned type, b
 static unsigned desc_type(unsigned sel) { return (unsigned)(gdt[sel / 8] >> 40) & 15; }
 
 /* A task at entry with registers base+0 (EAX) ... base+7 (EDI), ESP the top of its stack. */
-static void task_init(struct tss32 *t, void (*entry)(void), uint8_t *stack_top, uint32_t base)
+static void task_init(struct tss_words *t, void (*entry)(void), uint8_t *stack_top, uint32_t base)
 {
     memset(t, 0, sizeof *t);
     t->cr3 = read_cr3();
@@ -76,7 +78,7 @@ volatile uint32_t jmp_eflags, call_eflags, df_eflags, df_error;
 volatile uint32_t jmp_runs, call_runs, df_runs;
 /* Snapshots the tasks took of the rest of the machine while the main task was switched out. */
 volatile uint32_t seen_main_type, seen_self_type, seen_link, seen_main_eip, seen_tr;
-volatile struct tss32 seen_main;
+volatile struct tss_words seen_main;
 
 void jmp_task(void);
 void call_task(void);

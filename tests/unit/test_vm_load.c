@@ -15,6 +15,7 @@
 #define ANFITRION_VERSION "test"
 #pragma GCC diagnostic ignored "-Wformat-truncation"    /* module strings: cut as the kernel's are */
 #include "kernel/vm/vm.c"
+#include "kernel/vm/loader/util.c"   /* loader_fail, the loaders' shared helpers */
 
 #define MiB (1024ull * 1024)
 #define KiB 1024ull
@@ -123,14 +124,6 @@ uint32_t smbios_build(const struct guest_mem *mem, const struct smbios_config *c
 {
     (void)mem, (void)cfg;
     return 0xF0000;
-}
-int loader_fail(char *why, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 /* The fake image: segments of SEG_LEN bytes (then SEG_BSS zeroes) every SEG_STRIDE from 1 MiB,
