@@ -112,21 +112,19 @@ static enum operand_where mmio_operand(struct vcpu *vcpu, int seg, uint64_t offs
     struct guest_fault fault;
     unsigned access = write ? GUEST_WRITE : GUEST_READ;
     uint64_t gla, gpa, v = write ? emu_low(*value, size) : 0;
-    if (guest_seg_linear(vcpu, (unsigned)seg, offset, size, access, &gla, &fault) < 0 ||
-        guest_translate(vcpu, gla, access, &gpa, &fault) < 0) {
-        guest_fault_inject(vcpu, &fault);
-        return OPERAND_FAULT;
-    }
-    int rc = write ? guest_mem_write(vcpu, gla, &v, size, access, &fault)
+    int rc = guest_seg_linear(vcpu, (unsigned)seg, offset, size, access, &gla, &fault);
+    if (rc == 0)
+        rc = write ? guest_mem_write(vcpu, gla, &v, size, access, &fault)
                    : guest_mem_read(vcpu, gla, &v, size, access, &fault);
     if (rc == 0) {
         *value = v;
         return OPERAND_RAM;
     }
-    if (rc == GUEST_MEM_FAULT) {        /* the element crosses into a page that faults */
+    if (rc == GUEST_MEM_FAULT) {
         guest_fault_inject(vcpu, &fault);
         return OPERAND_FAULT;
     }
+    guest_translate(vcpu, gla, access, &gpa, &fault);  /* not RAM: it translated, to a device */
     mmio_access(vcpu, wait, gpa, size, write, *value);
     return OPERAND_DEVICE;
 }
@@ -289,8 +287,6 @@ static int mmio_stack_slot(struct vcpu *vcpu, uint64_t sp, unsigned size, bool w
     unsigned access = write ? GUEST_WRITE : GUEST_READ;
     uint64_t gpa = 0, off = sp & mmio_addr_mask(mmio_stack_size(code_mode())), probe = 0;
     int rc = guest_seg_linear(vcpu, DECODE_SS, off, size, access, gla, &fault);
-    if (rc == 0)
-        rc = guest_translate(vcpu, *gla, access, &gpa, &fault);
     if (rc == 0)                        /* every page of the slot, without writing yet */
         rc = guest_mem_read(vcpu, *gla, &probe, size, access, &fault);
     if (rc == 0)
@@ -299,6 +295,7 @@ static int mmio_stack_slot(struct vcpu *vcpu, uint64_t sp, unsigned size, bool w
         guest_fault_inject(vcpu, &fault);
         *action = EXIT_CONTINUE;
     } else {
+        guest_translate(vcpu, *gla, access, &gpa, &fault);
         *action = exit_crash(vcpu, "PUSH/POP of device memory with its stack outside RAM (0x%lx)", gpa);
     }
     return -1;

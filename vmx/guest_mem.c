@@ -271,8 +271,11 @@ static int guest_copy(struct vcpu *vcpu, uint64_t gla, uint8_t *buf, uint64_t le
 {
     bool write = access & GUEST_WRITE;
     uint64_t wrap = guest_in_64bit_mode() ? ~0ull : 0xFFFFFFFFull;
-    /* First every page, so that a fault leaves guest memory as it was. */
-    for (uint64_t a = gla, left = len; left;) {
+    /* First every page, so that a fault leaves guest memory as it was. The first pages'
+     * translations are kept (an operand spans at most two); a longer copy walks again. */
+    uint64_t kept[2];
+    unsigned n = 0;
+    for (uint64_t a = gla, left = len; left; n++) {
         uint64_t chunk = 4096 - (a & 4095), gpa;
         if (chunk > left)
             chunk = left;
@@ -280,13 +283,18 @@ static int guest_copy(struct vcpu *vcpu, uint64_t gla, uint8_t *buf, uint64_t le
             return GUEST_MEM_FAULT;
         if (!(access & GUEST_NOTHING) && !guest_ram_ptr(vcpu->ram, gpa, chunk))
             return GUEST_MEM_NOT_RAM;
+        if (n < 2)
+            kept[n] = gpa;
         a = (a + chunk) & wrap, left -= chunk;
     }
-    while (len) {
+    for (n = 0; len; n++) {
         uint64_t chunk = 4096 - (gla & 4095), gpa;
         if (chunk > len)
             chunk = len;
-        guest_translate(vcpu, gla, access, &gpa, fault);
+        if (n < 2)
+            gpa = kept[n];
+        else
+            guest_translate(vcpu, gla, access, &gpa, fault);
         /* A page is RAM or not as a whole (RAM ends on a chunk boundary); nothing reads
          * all-ones and takes no writes. */
         uint8_t *h = guest_ram_ptr(vcpu->ram, gpa, chunk);

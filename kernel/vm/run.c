@@ -214,9 +214,6 @@ enum exit_action vm_run_slice(struct vm *vm, uint64_t slice_tsc)
 {
     struct vcpu *vcpu = &vm->vcpu;
     uint64_t deadline = rdtsc() + slice_tsc;
-    /* CR8 is the vLAPIC's TPR: vmx/ reads and writes it there (cr.c), and a MOV to CR8 that
-     * lowers it returns EXIT_EVENTS, after which deliver_interrupt looks at the PPR again. */
-    vcpu->tpr = &vm->lapic.tpr;
     for (;;) {
         deliver_interrupt(vm);
         if (vcpu->halted)

@@ -249,6 +249,7 @@ static const char *load_vcpu(struct vm *vm)
     memset(v, 0, sizeof *v);
     v->name = vm->cfg.name;
     v->ram = &vm->ram;
+    v->tpr = &vm->lapic.tpr;            /* CR8 is the vLAPIC's TPR (vmx/cr.c) */
     v->cpuid_apic = vlapic_hw_enabled(&vm->lapic);
     v->trace_on = trace_on;
     memcpy(v->trace_mask, trace_mask, sizeof trace_mask);
