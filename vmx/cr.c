@@ -89,13 +89,16 @@ static void paging_mode_changed(struct vcpu *vcpu)
     vmcs_write32(VM_ENTRY_CONTROLS, entry);
 }
 
-/* CR0 bits clear in the guest/host mask are the guest's: it changes them without an exit
- * (SDM 26.1.3), so GUEST_CR0 holds their value, not the shadow. CLTS and LMSW change only
- * some bits and keep the rest, so they start from the merged value. */
-static void guest_cr0_sync(struct vcpu *vcpu)
+uint64_t guest_cr0(const struct vcpu *vcpu)
 {
     uint64_t host_owned = vmcs_readnat(CR0_GUEST_HOST_MASK);
-    vcpu->cr0_shadow = (vcpu->cr0_shadow & host_owned) | (vmcs_readnat(GUEST_CR0) & ~host_owned);
+    return (vcpu->cr0_shadow & host_owned) | (vmcs_readnat(GUEST_CR0) & ~host_owned);
+}
+
+/* CLTS and LMSW change only some bits and keep the rest, so they start from the merged value. */
+static void guest_cr0_sync(struct vcpu *vcpu)
+{
+    vcpu->cr0_shadow = guest_cr0(vcpu);
 }
 
 /* CR0's defined bits: PE MP EM TS ET NE WP AM NW CD PG (SDM 2.5). */
@@ -138,7 +141,7 @@ static enum exit_action guest_write_cr4(struct vcpu *vcpu, uint64_t v)
     bool ia32e = vmcs_read64(GUEST_IA32_EFER) & EFER_LMA;
     if (v & ~cr4_guest_allowed(vcpu))
         return exit_inject_gp(vcpu);
-    if ((v & CR4_CET) && !(vmcs_readnat(GUEST_CR0) & CR0_WP))   /* WP is the guest's: GUEST_CR0 */
+    if ((v & CR4_CET) && !(guest_cr0(vcpu) & CR0_WP))
         return exit_inject_gp(vcpu);
     if (ia32e && (!(v & CR4_PAE) || ((v ^ vcpu->cr4_shadow) & CR4_LA57)))
         return exit_inject_gp(vcpu);

@@ -21,6 +21,10 @@ uint64_t cr4_guest_allowed(struct vcpu *vcpu);
  * CPUID flag (SDM Vol. 3A 2.5). (exit_cpuid.c, beside the filter it must agree with) */
 uint64_t cpuid_cr4_features(struct vcpu *vcpu);
 
+/* CR0 as the guest has it: the bits it owns (clear in the guest/host mask, WP among them)
+ * change without an exit, so GUEST_CR0 holds them, the read shadow the rest (SDM Vol. 3C
+ * 26.1.3). */
+uint64_t guest_cr0(const struct vcpu *vcpu);
 /* The guest is in 64-bit mode: IA-32e mode active and CS.L = 1 (SDM Vol. 3A 2.2.1).
  * (Its CPL is guest_cpl(), guest_mem.h.) */
 bool guest_in_64bit_mode(void);

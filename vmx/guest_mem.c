@@ -24,14 +24,6 @@ unsigned guest_cpl(void)
     return (vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3;
 }
 
-/* CR0 as the guest has it: the bits the guest owns (clear in the guest/host mask, WP among
- * them) change without an exit, so GUEST_CR0 holds them, not the shadow (SDM 26.1.3). */
-static uint64_t guest_cr0(const struct vcpu *vcpu)
-{
-    uint64_t host_owned = vmcs_readnat(CR0_GUEST_HOST_MASK);
-    return (vcpu->cr0_shadow & host_owned) | (vmcs_readnat(GUEST_CR0) & ~host_owned);
-}
-
 /* ---- Segmentation */
 
 /* Segment access rights (SDM Vol. 3C Table 25-2): type bits, D/B, unusable. */
