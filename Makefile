@@ -26,7 +26,8 @@ KERNEL_OBJS  := kernel/main.o kernel/hv.o kernel/string.o kernel/printf.o kernel
 	kernel/isr.o kernel/panic.o kernel/time.o kernel/bench.o
 SHELL_OBJS   := kernel/shell/shell.o kernel/shell/lineedit.o kernel/shell/shell_cmds.o \
 	kernel/shell/shell_guest.o
-VM_OBJS      := kernel/vm/vm.o kernel/vm/run.o kernel/vm/vm_devices.o kernel/vm/sched.o kernel/vm/inject.o
+VM_OBJS      := kernel/vm/vm.o kernel/vm/run.o kernel/vm/vm_devices.o kernel/vm/sched.o kernel/vm/inject.o \
+	kernel/vm/hypercall.o kernel/vm/pvclock.o
 DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o drivers/acpi.o \
 	drivers/timer.o drivers/cmos.o
 VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \

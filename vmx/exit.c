@@ -75,12 +75,9 @@ static enum exit_action exit_triple_fault(struct vcpu *vcpu)
 
 static enum exit_action exit_hlt(struct vcpu *vcpu)
 {
-    vcpu->halt_if = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF;
     vcpu_skip_instruction(vcpu);
-    if (vcpu->pending_event)
-        return EXIT_CONTINUE;   /* HLT under TF: the single-step #DB comes first (the chaos guest's hang) */
-    vcpu->halted = true;
-    return EXIT_YIELD;
+    /* HLT under TF: the single-step #DB comes first (the chaos guest's hang). */
+    return vcpu_halt(vcpu) ? EXIT_YIELD : EXIT_CONTINUE;
 }
 
 static enum exit_action exit_invd(struct vcpu *vcpu)
@@ -96,18 +93,26 @@ static enum exit_action exit_vmx_instruction(struct vcpu *vcpu)
     return exit_inject_ud(vcpu);            /* VMX is hidden from guests (CPUID.1:ECX.VMX=0) */
 }
 
-/* Hypercalls are the VM layer's: RAX (number), RBX and RCX go up; RAX comes back. In VMX
- * non-root operation VMCALL exits whatever the CPL (SDM Vol. 3C 26.1.2), so the caller's CPL
- * goes up too: the VM layer refuses user code (run.c, hypercall()). */
+/* Hypercalls are the VM layer's: RAX (number), RBX, RCX, RDX and RSI go up; RAX (and for
+ * a 32-bit caller that asks, RDX) comes back. Outside 64-bit mode the registers' high halves
+ * are undefined, so only their low halves go up (as KVM does). In VMX non-root operation
+ * VMCALL exits whatever the CPL (SDM Vol. 3C 26.1.2), so the caller's CPL goes up too: the
+ * VM layer refuses user code (kernel/vm/hypercall.c). */
 static enum exit_action exit_vmcall(struct vcpu *vcpu)
 {
     struct guest_regs *r = &vcpu->regs;
+    bool wide = guest_in_64bit_mode();
+    uint64_t m = wide ? ~0ull : 0xFFFFFFFFull;
     vcpu->req.kind = VCPU_REQ_HYPERCALL;
-    vcpu->req.hypercall.nr = r->rax;
-    vcpu->req.hypercall.a1 = r->rbx;
-    vcpu->req.hypercall.a2 = r->rcx;
+    vcpu->req.hypercall.nr = r->rax & m;
+    vcpu->req.hypercall.a1 = r->rbx & m;
+    vcpu->req.hypercall.a2 = r->rcx & m;
+    vcpu->req.hypercall.a3 = r->rdx & m;
+    vcpu->req.hypercall.a4 = r->rsi & m;
+    vcpu->req.hypercall.wide = wide;
     vcpu->req.hypercall.cpl = (uint8_t)guest_cpl();
     vcpu->req.hypercall.ret = ~0ull;
+    vcpu->req.hypercall.set_rdx = false;
     return EXIT_REQUEST;
 }
 

@@ -1,7 +1,9 @@
 /* CPUID emulation: the host's answers with what is not virtualized taken out (VMX, SMX,
  * performance monitoring, MONITOR/MWAIT, MTRRs, machine checks), what the virtual
  * devices offer put in (the local APIC with x2APIC and TSC-deadline), the TSC frequency
- * in leaves 0x15/0x16, the hypervisor-present bit set, and leaf 0x40000000 naming anfitrion. */
+ * in leaves 0x15/0x16, the hypervisor-present bit set, and the hypervisor leaves: anfitrion's
+ * at 0x40000000-1 and, with pv=on, KVM's at 0x40000100-1 (docs/hypercalls.md; the VM layer
+ * fills in vcpu->pv_cpuid). */
 #include "vmx/exits.h"
 #include "vmx/cr.h"
 #include "kernel/cpu.h"
@@ -11,6 +13,7 @@
 #include "vmx/xsave.h"
 
 #define HV_LEAF_BASE 0x40000000u
+#define KVM_LEAF_BASE 0x40000100u                 /* KVM's interface beside ours (pv=on) */
 
 /* CPUID.1:ECX */
 #define ECX_MONITOR   (1u << 3)
@@ -166,13 +169,23 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
 static struct cpuid_regs cpuid_guest(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf)
 {
     struct cpuid_regs r;
-    if (leaf >= HV_LEAF_BASE && leaf < HV_LEAF_BASE + 0x100) {
+    if (leaf >= HV_LEAF_BASE && leaf <= HV_LEAF_BASE + 0xFFFF) {
         memset(&r, 0, sizeof r);
         if (leaf == HV_LEAF_BASE) {
-            r.eax = HV_LEAF_BASE;               /* highest hypervisor leaf */
+            r.eax = HV_LEAF_BASE + 1;           /* highest anfitrion leaf */
             memcpy(&r.ebx, "anfi", 4);
             memcpy(&r.ecx, "trio", 4);
             memcpy(&r.edx, "n\0\0\0", 4);
+        } else if (leaf == HV_LEAF_BASE + 1) {
+            r.eax = vcpu->pv_cpuid.version;
+            r.ebx = vcpu->pv_cpuid.features;
+        } else if (leaf == KVM_LEAF_BASE && vcpu->pv_cpuid.kvm) {
+            r.eax = KVM_LEAF_BASE + 1;          /* Linux scans for it every 0x100 leaves */
+            memcpy(&r.ebx, "KVMK", 4);
+            memcpy(&r.ecx, "VMKV", 4);
+            memcpy(&r.edx, "M\0\0\0", 4);
+        } else if (leaf == KVM_LEAF_BASE + 1 && vcpu->pv_cpuid.kvm) {
+            r.eax = vcpu->pv_cpuid.kvm_features;
         }
     } else {
         r = cpuid(leaf, subleaf);

@@ -93,6 +93,15 @@ static void requeue_vectoring_event(struct vcpu *vcpu)
                               type == INTR_TYPE_PRIV_SW_EXCEPTION) ? vmcs_read32(VM_EXIT_INSTRUCTION_LEN) : 0;
 }
 
+bool vcpu_halt(struct vcpu *vcpu)
+{
+    if (vcpu->pending_event)
+        return false;
+    vcpu->halt_if = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF;
+    vcpu->halted = true;
+    return true;
+}
+
 bool vcpu_interruptible(struct vcpu *vcpu)
 {
     vcpu_load(vcpu);
@@ -259,6 +268,8 @@ enum exit_action vcpu_complete(struct vcpu *vcpu)
         break;
     case VCPU_REQ_HYPERCALL:
         vcpu->regs.rax = vcpu->req.hypercall.ret;
+        if (vcpu->req.hypercall.set_rdx)
+            vcpu->regs.rdx = vcpu->req.hypercall.rdx;
         vcpu_skip_instruction(vcpu);
         break;
     }

@@ -84,10 +84,13 @@ struct vcpu_req {
             uint64_t data;
             bool ok;                /* the VM layer's answer: false gives the guest #GP */
         } msr;
-        struct {                    /* VMCALL: number in RAX, arguments in RBX and RCX */
-            uint64_t nr, a1, a2;
+        struct {                    /* VMCALL: number in RAX, arguments in RBX, RCX, RDX, RSI */
+            uint64_t nr, a1, a2, a3, a4;
+            bool wide;              /* the caller is in 64-bit mode (else: the low halves) */
             uint8_t cpl;            /* the caller's privilege level: VMCALL exits at any CPL */
             uint64_t ret;           /* returned in RAX */
+            bool set_rdx;           /* and rdx returned in RDX (a 32-bit caller's high half) */
+            uint64_t rdx;
         } hypercall;
     };
 };
@@ -139,6 +142,11 @@ struct vcpu {
     /* Set by the VM layer. */
     const struct guest_ram *ram;            /* the guest's RAM, for its page walks and decoding */
     bool cpuid_apic;                        /* CPUID.1:EDX.APIC (IA32_APIC_BASE.EN, SDM 11.4.3) */
+    struct {                                /* the hypervisor leaves (docs/hypercalls.md) */
+        uint32_t version, features;         /* 0x40000001: anfitrion's ABI version and features */
+        bool kvm;                           /* 0x40000100-101: KVM's signature, shown */
+        uint32_t kvm_features;              /* 0x40000101 EAX */
+    } pv_cpuid;
     uint8_t *tpr;                           /* the local APIC's TPR, which is also CR8 (cr.c) */
     struct vcpu_req req;                    /* the access vcpu_run() handed back */
     struct mmio_insn mmio_insn;             /* the decoded instruction of an MMIO request */
@@ -203,6 +211,10 @@ void vcpu_dump(struct vcpu *vcpu);
 
 /* The guest's RIP, for reports. */
 uint64_t vcpu_guest_rip(struct vcpu *vcpu);
+/* Puts the vCPU to sleep as HLT does (after its instruction completed): until an interrupt
+ * it can take with the RFLAGS.IF it has now, an NMI, or the VM layer wakes it (halted =
+ * false). False, and no sleep, if an event is already queued (a single-step #DB). */
+bool vcpu_halt(struct vcpu *vcpu);
 /* Whether the guest can take an external interrupt at the next entry: RFLAGS.IF=1, no STI
  * or MOV SS blocking (SDM 26.3.1.5), and no event already queued. */
 bool vcpu_interruptible(struct vcpu *vcpu);

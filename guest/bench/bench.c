@@ -1,5 +1,6 @@
 /* bench: RDTSC cost of the operations a hypervisor must trap, against an empty loop. */
 #include "guest.h"
+#include "hypercall.h"
 
 #define DEFAULT_ITERS   10000
 
@@ -55,7 +56,7 @@ static void vmcall_once(void *arg)
 
 /* Timer-interrupt latency: IRQ 0's gate points straight at irqlat_stub, whose first
  * instruction is RDTSC. The main loop waits with sti;hlt and declares EAX/EDX clobbered, so
- * the stub may use them without saving. The hypervisor (hypercall 1) turns the TSC into
+ * the stub may use them without saving. The hypervisor (ANF_HC_IRQ_LATENCY) turns the TSC into
  * ticks since the host timer interrupt that led to the injection. */
 volatile uint32_t irqlat_lo, irqlat_hi, irqlat_count;
 void irqlat_stub(void);
@@ -82,7 +83,7 @@ static void irq_latency(uint32_t samples)
         __asm__ volatile("sti; hlt; cli" : : : "eax", "edx", "memory");
         if (irqlat_count == seen)
             continue;
-        uint32_t a = 1, b = irqlat_lo, c = irqlat_hi, d = 0;
+        uint32_t a = ANF_HC_IRQ_LATENCY, b = irqlat_lo, c = irqlat_hi, d = 0;
         __asm__ volatile("vmcall" : "+a"(a), "+b"(b), "+c"(c), "+d"(d) : : "memory");
         if (a == 0xFFFFFFFFu) {
             bad++;

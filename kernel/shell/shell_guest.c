@@ -149,7 +149,7 @@ void shell_console_check(void)
 }
 
 /* While attached (the VM layer's console owner, vm_console_owner()): keystrokes go to the
- * guest's UART; Ctrl-] comes back to the shell. */
+ * guest's UART (or its hypercall console, once it reads one); Ctrl-] comes back to the shell. */
 static bool console_input(uint8_t byte)
 {
     struct vm *attached = vm_console_owner();
@@ -160,7 +160,7 @@ static bool console_input(uint8_t byte)
         return false;
     }
     if (attached->state == VM_RUNNING || attached->state == VM_PAUSED) {
-        if (!vuart_receive(&attached->uart, byte))
+        if (!vm_console_receive(attached, byte))
             attach_dropped++;
     }
     return true;
@@ -174,7 +174,7 @@ static uint64_t full_since_ns;
 static bool console_ready(void)
 {
     struct vm *attached = vm_console_owner();
-    if (attached->state != VM_RUNNING || vuart_can_receive(&attached->uart)) {
+    if (attached->state != VM_RUNNING || vm_console_can_receive(attached)) {
         full_since_ns = 0;
         return true;
     }

@@ -16,27 +16,6 @@ void vm_set_host_work(bool (*pending)(void))
     host_work = pending;
 }
 
-/* Hypercalls (VMCALL with the number in EAX, arguments in EBX and ECX), for benchmarks:
- *   0 HC_NOP          a round trip; returns 0.
- *   1 HC_IRQ_LATENCY  EBX:ECX = the TSC the guest read at the first instruction of an
- *                     interrupt handler; returns the TSC ticks since the host timer
- *                     interrupt that preceded the injection (~0 if that makes no sense).
- * Errors return -1 (all ones in RAX): an unknown number, and any hypercall from CPL > 0.
- * VMCALL exits whatever the CPL (SDM Vol. 3C 26.1.2), so only this check keeps user code
- * out; KVM refuses it the same way (-KVM_EPERM, also -1). RIP advances either way. */
-static uint64_t hypercall(struct vm *vm, uint8_t cpl, uint64_t nr, uint64_t a1, uint64_t a2)
-{
-    if (cpl > 0)
-        return ~0ull;                   /* not permitted */
-    if (nr == 0)
-        return 0;
-    if (nr == 1) {
-        uint64_t tsc = ((uint64_t)(uint32_t)a2 << 32) | (uint32_t)a1;
-        return vm->inject_timer_tsc && tsc > vm->inject_timer_tsc ? tsc - vm->inject_timer_tsc : ~0ull;
-    }
-    return ~0ull;                       /* unknown hypercall */
-}
-
 /* The instruction's first bytes for a report: only those the guest's own memory gave (the
  * fetch may have failed; nothing else may reach a guest-visible line). */
 static const char *insn_bytes(const struct vcpu_req *q, char *buf, size_t size)
@@ -121,6 +100,7 @@ static void msr_request(struct vm *vm, struct vcpu *vcpu)
 static enum exit_action request(struct vm *vm, struct vcpu *vcpu)
 {
     struct vcpu_req *q = &vcpu->req;
+    enum exit_action after = EXIT_CONTINUE;     /* a hypercall's: yield, block */
     switch (q->kind) {
     case VCPU_REQ_IO:
         /* INS/OUTS with memory of nothing: counted, or the guest stopped before the port. */
@@ -141,11 +121,16 @@ static enum exit_action request(struct vm *vm, struct vcpu *vcpu)
         msr_request(vm, vcpu);
         break;
     case VCPU_REQ_HYPERCALL:
-        q->hypercall.ret = hypercall(vm, q->hypercall.cpl, q->hypercall.nr, q->hypercall.a1,
-                                     q->hypercall.a2);
+        after = vm_hypercall(vm);
         break;
     }
-    return vcpu_complete(vcpu);
+    enum exit_action a = vcpu_complete(vcpu);
+    if (a != EXIT_CONTINUE || after == EXIT_CONTINUE)
+        return a;
+    /* ANF_HC_BLOCK sleeps once its VMCALL is done (unless a single-step #DB is due). */
+    if (vm->pv.blocked && !vcpu_halt(vcpu))
+        vm->pv.blocked = false;
+    return after;
 }
 
 /* True if the 8259's IRQ 0 reaches the CPU: unmasked, and the LAPIC passes ExtINT. */
@@ -163,6 +148,7 @@ static void update_devices(struct vm *vm)
         vpit_update(&vm->pit);
     vrtc_update(&vm->rtc);
     vlapic_update(&vm->lapic);
+    vm_pv_update(vm);
 }
 
 /* Which controller has an interrupt for the CPU: the LAPIC (its IRR above the PPR), else
@@ -191,11 +177,17 @@ static void deliver_interrupt(struct vm *vm)
         vcpu_inject_nmi(vcpu);
         vm->irqs_injected[2]++;
     }
-    int source = interrupt_source(vm);
+    /* A paravirtual upcall first (docs/hypercalls.md), then the interrupt controllers. */
+    bool upcall = vm_pv_upcall_due(vm);
+    int source = upcall ? 3 : interrupt_source(vm);
     bool window = source && !vcpu_interruptible(vcpu);
     vcpu_set_interrupt_window(vcpu, window);
     if (!source || window)
         return;
+    if (upcall) {
+        vm_pv_upcall(vm);
+        return;
+    }
     int vector;
     if (source == 1) {
         vector = vlapic_pending_vector(&vm->lapic);
@@ -238,16 +230,19 @@ bool vm_runnable(struct vm *vm)
         return true;
     if (vlapic_nmi_pending(&vm->lapic))
         return true;                    /* an NMI wakes HLT whatever IF says */
+    update_devices(vm);                 /* an event ends ANF_HC_BLOCK (vm_pv_update) */
+    if (!vm->vcpu.halted)
+        return true;
     if (!vm->vcpu.halt_if)
         return false;                   /* HLT with interrupts off: only an NMI wakes it */
-    update_devices(vm);
-    return interrupt_source(vm) != 0;
+    return interrupt_source(vm) != 0 || vm_pv_upcall_due(vm);
 }
 
 uint64_t vm_next_event_ns(struct vm *vm)
 {
     uint64_t a = vpit_next_event_ns(&vm->pit), b = vrtc_next_event_ns(&vm->rtc);
     uint64_t c = vlapic_next_event_ns(&vm->lapic);
-    uint64_t m = a < b ? a : b;
-    return m < c ? m : c;
+    uint64_t d = vm_pv_next_event_ns(vm);
+    uint64_t m = a < b ? a : b, n = c < d ? c : d;
+    return m < n ? m : n;
 }

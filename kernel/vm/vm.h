@@ -4,6 +4,7 @@
 #define KERNEL_VM_VM_H
 
 #include "kernel/vm/loader/config.h"
+#include "kernel/vm/hypercall.h"
 #include "kernel/bootinfo.h"
 #include "kernel/vm/vdev/debugexit.h"
 #include "kernel/vm/vdev/fwcfg.h"
@@ -103,6 +104,7 @@ struct vm {
     uint64_t restart_ns[VM_RESTART_LIMIT + 1];  /* the latest restarts and reboots, newest first */
     uint64_t irqs_injected[256];
     uint64_t inject_timer_tsc;          /* host timer interrupt TSC before the last injection, or 0 */
+    struct vm_pv pv;                    /* its hypercalls' state (kernel/vm/hypercall.c) */
     uint64_t last_crash_rip;
     uint64_t bad_accesses;              /* reads and writes of nothing (kernel/vm/run.c) */
     uint64_t bad_regions[VM_BAD_REGIONS];   /* MiB regions already logged this run */
@@ -162,6 +164,8 @@ uint64_t vm_uptime_ns(const struct vm *vm);
  * vm, and the end of its current console line. */
 void vm_devices_init(struct vm *vm);
 void vm_flush_line(struct vm *vm);
+/* One byte of vm's console output, from its UART or its console hypercall. */
+void vm_console_out(struct vm *vm, uint8_t byte);
 /* RAM in use by the guest and the host's overhead for it (EPT tables, VMCS...), in bytes. */
 uint64_t vm_overhead_bytes(const struct vm *vm);
 

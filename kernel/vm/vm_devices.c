@@ -90,9 +90,9 @@ void vm_flush_line(struct vm *vm)
     vm->line_len = 0;
 }
 
-static void uart_tx(void *ctx, uint8_t byte)
+/* One byte of the guest's console output (its UART's, or its console hypercall's). */
+void vm_console_out(struct vm *vm, uint8_t byte)
 {
-    struct vm *vm = ctx;
     if (vm == console_owner) {
         uart_putc(byte);                /* attached: the guest's bytes as they are, no prefix */
         return;
@@ -108,6 +108,11 @@ static void uart_tx(void *ctx, uint8_t byte)
     vm->line[vm->line_len++] = (char)byte;
     if (vm->line_len == VM_LINE_MAX)
         vm_flush_line(vm);
+}
+
+static void uart_tx(void *ctx, uint8_t byte)
+{
+    vm_console_out(ctx, byte);
 }
 
 /* The guest's PC: 8259 pair, PIT, RTC, UART, local APIC, IOAPIC, PCI ports (no devices),

@@ -174,24 +174,51 @@ static void test_xsetbv(void **state)
     }
 }
 
-/* VMCALL: a hypercall for the VM layer, number in RAX and arguments in RBX, RCX; the answer
- * returns in RAX and the instruction (3 bytes) ends only then. */
+/* VMCALL: a hypercall for the VM layer, number in RAX and arguments in RBX, RCX, RDX, RSI
+ * (docs/hypercalls.md); the answer returns in RAX (and RDX when the VM layer says so) and the
+ * instruction (3 bytes) ends only then. In 64-bit mode the registers go up whole; outside
+ * it their high halves are undefined and only the low halves go up. */
 static void test_vmcall(void **state)
 {
-    (void)state;
-    v.regs.rax = 0x10, v.regs.rbx = 0x20, v.regs.rcx = 0x30;
-    fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 3);
-    v.exit_reason = EXIT_REASON_VMCALL;
-    assert_int_equal(exit_dispatch(&v), EXIT_REQUEST);
-    assert_int_equal(v.req.kind, VCPU_REQ_HYPERCALL);
-    assert_int_equal(v.req.hypercall.nr, 0x10);
-    assert_int_equal(v.req.hypercall.a1, 0x20);
-    assert_int_equal(v.req.hypercall.a2, 0x30);
-    assert_rip_kept();
-    v.req.hypercall.ret = 42;
-    assert_int_equal(vcpu_complete(&v), EXIT_CONTINUE);
-    assert_int_equal(v.regs.rax, 42);
-    assert_rip_advanced(3);
+    static const struct { uint64_t efer; uint32_t cs_ar; bool wide; } modes[] = {
+        { EFER_LMA, 0xA09B, true },             /* 64-bit mode: CS.L */
+        { EFER_LMA, 0xC09B, false },            /* compatibility mode */
+        { 0, 0xC09B, false },                   /* 32-bit protected mode */
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        fake_setup(state);
+        fake_vmcs_set(GUEST_IA32_EFER, modes[i].efer);
+        fake_vmcs_set(GUEST_CS_AR_BYTES, modes[i].cs_ar);
+        fake_vmcs_set(GUEST_SS_AR_BYTES, 0xC093);
+        v.regs.rax = 0x100000010, v.regs.rbx = 0x200000020, v.regs.rcx = 0x300000030;
+        v.regs.rdx = 0x400000040, v.regs.rsi = 0x500000050, v.regs.rdi = 0x60;
+        fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 3);
+        v.exit_reason = EXIT_REASON_VMCALL;
+        assert_int_equal(exit_dispatch(&v), EXIT_REQUEST);
+        assert_int_equal(v.req.kind, VCPU_REQ_HYPERCALL);
+        uint64_t hi = modes[i].wide ? 1 : 0;
+        assert_int_equal(v.req.hypercall.wide, modes[i].wide);
+        assert_int_equal(v.req.hypercall.nr, hi << 32 | 0x10);
+        assert_int_equal(v.req.hypercall.a1, (hi * 2) << 32 | 0x20);
+        assert_int_equal(v.req.hypercall.a2, (hi * 3) << 32 | 0x30);
+        assert_int_equal(v.req.hypercall.a3, (hi * 4) << 32 | 0x40);
+        assert_int_equal(v.req.hypercall.a4, (hi * 5) << 32 | 0x50);
+        assert_int_equal(v.req.hypercall.cpl, 0);
+        assert_rip_kept();
+        v.req.hypercall.ret = 42;
+        if (!modes[i].wide) {                   /* ANF_HC_TIME's high half for a 32-bit caller */
+            v.req.hypercall.set_rdx = true;
+            v.req.hypercall.rdx = 7;
+        }
+        assert_int_equal(vcpu_complete(&v), EXIT_CONTINUE);
+        assert_int_equal(v.regs.rax, 42);
+        assert_int_equal(v.regs.rdx, modes[i].wide ? 0x400000040 : 7);
+        assert_int_equal(v.regs.rbx, 0x200000020);      /* nothing else changes */
+        assert_int_equal(v.regs.rsi, 0x500000050);
+        assert_int_equal(v.regs.rdi, 0x60);
+        assert_rip_advanced(3);
+        assert_no_unset_reads();
+    }
 }
 
 /* VMCALL exits at any CPL (SDM Vol. 3C 26.1.2): the caller's CPL, SS.DPL (25.4.1), goes up with
@@ -204,6 +231,7 @@ static void test_vmcall_carries_cpl(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fake_setup(state);
         fake_vmcs_set(GUEST_SS_AR_BYTES, cases[i].ss_ar);
+        fake_vmcs_set(GUEST_IA32_EFER, 0);
         fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 3);
         v.regs.rax = 0;
         v.exit_reason = EXIT_REASON_VMCALL;

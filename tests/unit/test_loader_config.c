@@ -168,6 +168,39 @@ static void test_testdev(void **state)
     assert_false(cfg.testdev);
 }
 
+/* pv: KVM's paravirtual interface on by default; peers: who may send this guest events. */
+static void test_pv_and_peers(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("/boot/x.elf"), 0);
+    assert_false(cfg.pv_off);
+    assert_int_equal(cfg.n_peers, 0);
+    assert_int_equal(parse("pv=off"), 0);
+    assert_true(cfg.pv_off);
+    assert_int_equal(parse("pv=off pv=on"), 0);
+    assert_false(cfg.pv_off);
+    assert_refused("pv=maybe", "bad pv (on or off)", "\"pv=maybe\"");
+    assert_int_equal(parse("peers=ping"), 0);
+    assert_int_equal(cfg.n_peers, 1);
+    assert_string_equal(cfg.peers[0], "ping");
+    assert_int_equal(parse("peers=a,b-2,c_3"), 0);
+    assert_int_equal(cfg.n_peers, 3);
+    assert_string_equal(cfg.peers[1], "b-2");
+    assert_string_equal(cfg.peers[2], "c_3");
+    assert_int_equal(parse("peers=a,b,c,d,e,f,g,h"), 0);
+    assert_int_equal(cfg.n_peers, 8);
+    assert_refused("peers=a,b,c,d,e,f,g,h,i", "bad peers", "peers=a,b");
+    assert_refused("peers=", "bad peers", "peers");
+    assert_refused("/boot/x peers", "bad peers", "peers");
+    assert_refused("peers=a,,b", "bad peers", "a,,b");
+    assert_refused("peers=a,", "bad peers", "a,");
+    assert_refused("peers=a,A", "bad peers", "a,A");
+    assert_refused("peers=a,a", "bad peers", "a,a");
+    assert_refused("peers=abcdefghijklmnopq", "bad peers", "abcdefghijklmnopq");
+    assert_refused("/boot/x for=web pv=off", "for=web", "pv=");
+    assert_refused("/boot/x for=web peers=a", "for=web", "peers=");
+}
+
 static void test_guest_cmdline_verbatim(void **state)
 {
     (void)state;
@@ -292,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_on_crash),
         cmocka_unit_test(test_on_bad_access),
         cmocka_unit_test(test_testdev),
+        cmocka_unit_test(test_pv_and_peers),
         cmocka_unit_test(test_guest_cmdline_verbatim),
         cmocka_unit_test(test_kind_option),
         cmocka_unit_test(test_for_option),

@@ -33,6 +33,32 @@ static void name_from_path(const char *path, char *name)
         strcpy(name, "module");
 }
 
+/* peers=a,b,c: the names, each valid, at most GUEST_PEERS_MAX, none twice. -1 if bad. */
+static int parse_peers(const char *value, struct guest_config *cfg)
+{
+    cfg->n_peers = 0;
+    if (!value || !*value)
+        return -1;
+    for (const char *p = value;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == 0 || n > GUEST_NAME_MAX || cfg->n_peers == GUEST_PEERS_MAX)
+            return -1;
+        char *name = cfg->peers[cfg->n_peers];
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (!guest_name_valid(name))
+            return -1;
+        for (unsigned i = 0; i < cfg->n_peers; i++)
+            if (strcmp(cfg->peers[i], name) == 0)
+                return -1;
+        cfg->n_peers++;
+        if (!end)
+            return 0;
+        p = end + 1;
+    }
+}
+
 int guest_config_parse(const char *line, struct guest_config *cfg, char *why, size_t why_size)
 {
     char tok[OPT_TOKEN_MAX];
@@ -117,6 +143,16 @@ int guest_config_parse(const char *line, struct guest_config *cfg, char *why, si
                 cfg->testdev = false;
             else
                 problem = "bad testdev (on or off)";
+        } else if (strcmp(tok, "pv") == 0) {
+            if (value && strcmp(value, "on") == 0)
+                cfg->pv_off = false;
+            else if (value && strcmp(value, "off") == 0)
+                cfg->pv_off = true;
+            else
+                problem = "bad pv (on or off)";
+        } else if (strcmp(tok, "peers") == 0) {
+            if (parse_peers(value, cfg) < 0)
+                problem = "bad peers (up to 8 guest names, comma-separated)";
         } else if (strcmp(tok, "for") == 0) {
             if (!value || !guest_name_valid(value))
                 problem = "bad for (the name of a guest)";
@@ -135,9 +171,10 @@ int guest_config_parse(const char *line, struct guest_config *cfg, char *why, si
     }
     if (!rc && cfg->for_guest[0] && (named || cfg->kind != KIND_AUTO || cfg->mem != GUEST_MEM_DEFAULT ||
                                      cfg->on_crash != ON_CRASH_STOP ||
-                                     cfg->on_bad_access != BAD_ACCESS_IGNORE || cfg->testdev)) {
+                                     cfg->on_bad_access != BAD_ACCESS_IGNORE || cfg->testdev ||
+                                     cfg->pv_off || cfg->n_peers)) {
         snprintf(why, why_size, "a module for=%s takes no other option (name=, mem=, kind=, on_crash=, "
-                 "on_bad_access=, testdev=)",
+                 "on_bad_access=, testdev=, pv=, peers=)",
                  cfg->for_guest);
         rc = -1;
     }

@@ -11,6 +11,7 @@
 #define GUEST_NAME_MAX   16
 #define GUEST_CMDLINE_MAX 448
 #define GUEST_PATH_MAX   128
+#define GUEST_PEERS_MAX  8
 #define GUEST_MEM_DEFAULT (16ull << 20)
 #define GUEST_MEM_MIN     (2ull << 20)
 #define GUEST_MEM_MAX     (1ull << 30)
@@ -32,6 +33,10 @@ struct guest_config {
     enum guest_kind kind;               /* kind=multiboot|linux, else AUTO */
     char for_guest[GUEST_NAME_MAX + 1]; /* for=NAME: not a guest but a module of guest NAME */
     bool testdev;                       /* testdev=on: QEMU's pc-testdev (default off) */
+    bool pv_off;                        /* pv=off: no KVM paravirtual interface (default on) */
+    /* peers=NAME,...: the guests that may send this one events (docs/hypercalls.md) */
+    char peers[GUEST_PEERS_MAX][GUEST_NAME_MAX + 1];
+    unsigned n_peers;
 };
 
 /* Parses a module command line. A module with for=NAME is not a guest but belongs to
