@@ -6,6 +6,7 @@
 #ifndef GUEST_HYPERCALL_H
 #define GUEST_HYPERCALL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Discovery: CPUID 0x40000000 says "anfitrion" (EBX, ECX, EDX) and its highest leaf (EAX);
@@ -95,6 +96,36 @@ static inline uint64_t anf_time_ns(void)
     uint32_t lo = ANF_HC_TIME, hi;
     __asm__ volatile("vmcall" : "+a"(lo), "=d"(hi) : : "memory");
     return (uint64_t)hi << 32 | lo;
+}
+
+/* Guest time (ns) at guest TSC tsc from a time page: a copy taken while version is even and
+ * unchanged, then the pvclock formula (64x32 bits in two halves: no 128-bit arithmetic). */
+static inline uint64_t anf_time_read(const volatile struct anf_time *t, uint64_t tsc)
+{
+    uint32_t v, mul;
+    uint64_t stamp, sys;
+    int8_t shift;
+    do {
+        v = t->version;
+        __asm__ volatile("" ::: "memory");
+        stamp = t->tsc_timestamp;
+        sys = t->system_time;
+        mul = t->tsc_to_system_mul;
+        shift = t->tsc_shift;
+        __asm__ volatile("" ::: "memory");
+    } while ((v & 1) || v != t->version);
+    uint64_t d = tsc - stamp;
+    d = shift < 0 ? d >> -shift : d << shift;
+    return sys + (d >> 32) * mul + (((d & 0xFFFFFFFFull) * mul) >> 32);
+}
+
+/* Takes event ev from the shared page (a locked AND on the 32-bit half holding its bit: a
+ * 32-bit guest has no 64-bit locked AND). True if it was pending. */
+static inline bool anf_take_event(volatile struct anf_shared *s, unsigned ev)
+{
+    volatile uint32_t *half = (volatile uint32_t *)&s->pending + (ev >> 5);
+    uint32_t bit = 1u << (ev & 31);
+    return __atomic_fetch_and(half, ~bit, __ATOMIC_SEQ_CST) & bit;
 }
 
 static inline int32_t anf_set_timer(uint64_t deadline_ns)

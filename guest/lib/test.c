@@ -60,10 +60,17 @@ void test_note(const char *fmt, ...)
     va_end(ap);
 }
 
-void test_end(void)
+bool test_finish(void)
 {
     if (passes == 0 && failures == 0)
         printf("FAIL: no checks ran\n");
-    printf("Test result: %s\n", failures == 0 && passes > 0 ? "PASS" : "FAIL");
+    bool passed = failures == 0 && passes > 0;
+    printf("Test result: %s\n", passed ? "PASS" : "FAIL");
+    return passed;
+}
+
+void test_end(void)
+{
+    test_finish();
     halt_forever();
 }

@@ -14,7 +14,10 @@ void test_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool test_check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Informational line, no effect on the result. */
 void test_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "Test result: PASS" if something passed and nothing failed, else FAIL; then halt for good. */
+/* "Test result: PASS" if something passed and nothing failed, else FAIL; returns which (for a
+ * test that then ends itself, through debug-exit or a hypercall). */
+bool test_finish(void);
+/* test_finish(), then halt for good. */
 void test_end(void) __attribute__((noreturn));
 
 #endif

@@ -53,10 +53,17 @@ static void descriptors_init(void)
  * VEC_UD when the code ran through, or the vector of the fault it took on the way. */
 
 volatile uint32_t user_eax;
-extern char u_vmcall[], u_read_dr7[], u_write_dr0[];
+extern char u_vmcall[], u_vmcall_sweep[], u_read_dr7[], u_write_dr0[];
 __asm__(".text\n"
         "u_vmcall:\n"
         "    xor %eax, %eax\n    vmcall\n    mov %eax, user_eax\n    ud2\n"
+        /* Every number 0-1023 (shutdown, reboot, block, console... among them) with arguments
+         * that would be good at CPL 0: user_eax = how many did not answer -1. */
+        "u_vmcall_sweep:\n"
+        "    xor %ebp, %ebp\n    xor %edi, %edi\n"
+        "1:  mov %ebp, %eax\n    mov $0x100000, %ebx\n    xor %ecx, %ecx\n    mov $8, %edx\n"
+        "    xor %esi, %esi\n    vmcall\n    cmp $-1, %eax\n    je 2f\n    inc %edi\n"
+        "2:  inc %ebp\n    cmp $1024, %ebp\n    jb 1b\n    mov %edi, user_eax\n    ud2\n"
         "u_read_dr7:\n"
         "    mov %dr7, %eax\n    mov %eax, user_eax\n    ud2\n"
         "u_write_dr0:\n"
@@ -392,6 +399,10 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     test_check(vec == VEC_UD && user_eax == 0xFFFFFFFF, "SDM 26.1.2: VMCALL at CPL 3 exits and is "
                "refused: RAX = -1, RIP advanced (vector %d, want %d from the UD2 after it; EAX 0x%08x)",
                vec, VEC_UD, user_eax);
+    user_eax = 0x12345678;
+    vec = run_ring3(u_vmcall_sweep);
+    test_check(vec == VEC_UD && user_eax == 0, "docs/hypercalls.md: every hypercall number 0-1023 from "
+               "CPL 3 is refused with -1 and does nothing (vector %d; %u answered otherwise)", vec, user_eax);
 
     /* MOV DR at CPL 3: #GP(0), nothing read or written. */
     write_dr0(0x2222);
