@@ -210,6 +210,8 @@ static void print_stats(struct vm *vm, uint64_t total_tsc)
             kprintf("  exit %-32s %12lu\n", exit_reason_name(r), v->exits[r]);
     if (vm->bad_accesses)
         kprintf("  accesses to nothing %lu (reads gave all-ones, writes were dropped)\n", vm->bad_accesses);
+    if (vm->pv.calls)
+        kprintf("  hypercalls %lu (%lu refused), upcalls %lu\n", vm->pv.calls, vm->pv.failed, vm->pv.upcalls);
     for (unsigned vec = 0; vec < 256; vec++)
         if (vm->irqs_injected[vec])
             kprintf("  interrupt vector 0x%02x injected %8lu\n", vec, vm->irqs_injected[vec]);
