@@ -94,7 +94,7 @@ int cmd_info(int argc, char **argv)
         kprintf("  last crash at RIP=0x%lx\n", vm->last_crash_rip);
     if (!has_vcpu(vm))
         return 0;
-    kprintf("  vcpu 0:%s\n", vm->vcpu.halted ? " halted (HLT)" : "");
+    kprintf("  vcpu 0:%s\n", !vm->vcpu.halted ? "" : vm->pv.blocked ? " blocked (ANF_HC_BLOCK)" : " halted (HLT)");
     vcpu_load(&vm->vcpu);
     vcpu_dump(&vm->vcpu);
     const struct vpic *p = &vm->pic;
@@ -116,6 +116,12 @@ int cmd_info(int argc, char **argv)
     kprintf("  vlapic: %s, svr %03x tpr %02x, lvt timer %05x lint0 %05x, pending vector %d\n",
             !vlapic_hw_enabled(l) ? "disabled" : vlapic_x2apic_mode(l) ? "x2APIC" : "xAPIC",
             l->svr, l->tpr, l->lvt[VLAPIC_LVT_TIMER], l->lvt[VLAPIC_LVT_LINT0], vlapic_pending_vector(l));
+    const struct vm_pv *pv = &vm->pv;
+    if (pv->shared || pv->time || pv->timer_tsc || pv->raised)
+        kprintf("  pv: shared page 0x%lx%s, time page 0x%lx, timer %s, events pending %lx bound %lx\n",
+                pv->shared_gpa, pv->shared && pv->shared->mask ? " (masked)" : "", pv->time_gpa,
+                pv->timer_tsc ? "armed" : "off",
+                pv->raised | (pv->shared ? pv->shared->pending : 0), pv->bound);
     return 0;
 }
 

@@ -235,12 +235,14 @@ static int64_t time_page(struct vm *vm, uint64_t gpa)
     struct vm_pv *p = &vm->pv;
     if (gpa == 0) {
         p->time = NULL;
+        p->time_gpa = 0;
         return 0;
     }
     if ((gpa & 31) || !ram_range(vm, gpa, sizeof *p->time))
         return ANF_EFAULT;
     follow_tsc(vm);
     p->time = guest_ram_ptr(&vm->ram, gpa, sizeof *p->time);
+    p->time_gpa = gpa;
     pvclock_write(p->time, p->tsc0, 0, p->mul, p->shift, PVCLOCK_TSC_STABLE);
     return 0;
 }
@@ -253,10 +255,12 @@ static int64_t shared_page(struct vm *vm, uint64_t gpa)
     if (p->shared) {                    /* its pending events are not lost */
         p->raised |= p->shared->pending;
         p->shared = NULL;
+        p->shared_gpa = 0;
     }
     if (gpa == 0)
         return 0;
     p->shared = guest_ram_ptr(&vm->ram, gpa, sizeof *p->shared);
+    p->shared_gpa = gpa;
     p->shared->mask = 1;
     p->shared->pending = 0;
     p->shared->upcalls = 0;

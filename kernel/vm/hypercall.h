@@ -73,6 +73,7 @@ _Static_assert(sizeof(struct anf_guest_info) == 48, "anf_guest_info layout");
 struct vm_pv {
     volatile struct anf_shared *shared; /* the shared page in guest RAM, or NULL */
     volatile struct pvclock_time *time; /* the time page in guest RAM, or NULL */
+    uint64_t shared_gpa, time_gpa;      /* where the guest put them (for info NAME) */
     uint64_t raised;                    /* events raised, not yet in the shared page */
     bool check;                         /* the shared page may hold an upcall to deliver */
     bool blocked;                       /* in ANF_HC_BLOCK */
