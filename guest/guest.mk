@@ -20,17 +20,19 @@ GUEST_ASFLAGS := -m32 -march=i686 -fno-pic -fno-pie -Iguest/lib
 GUEST_LDFLAGS := -m elf_i386 -nostdlib -static --build-id=none -z noexecstack \
 	-T guest/lib/guest.ld
 
-GUEST_LIB_NAMES := apic desc multiboot paging pic pit printf rtc start str test uart
+GUEST_LIB_NAMES := apic desc multiboot paging pic pit printf pv rtc start str tasks test tshell uart
 GUEST_LIB_OBJS := $(GUEST_LIB_NAMES:%=$(BUILD)/guest/lib/%.o)
 GUEST_ENTRY_OBJ := $(BUILD)/guest/lib/entry.o
 GUEST_LIB := $(BUILD)/guest/libguest.a
 
 # Shipped guests: guest/NAME/*.c -> build/guests/NAME.elf
-GUEST_NAMES := hello tinyos crash bench
+GUEST_NAMES := hello tinyos crash bench pvos
 GUEST_hello_SRCS := guest/hello/hello.c
 GUEST_tinyos_SRCS := guest/tinyos/main.c guest/tinyos/sched.c guest/tinyos/shell.c
 GUEST_crash_SRCS := guest/crash/crash.c
 GUEST_bench_SRCS := guest/bench/bench.c
+# pvos defines its own guest_start: the runtime's start.c (which sets up the UART) stays out.
+GUEST_pvos_SRCS := guest/pvos/main.c guest/pvos/sched.c guest/pvos/shell.c guest/pvos/peer.c
 
 # Guest test kernels: every tests/guests/NAME.c -> build/tests/guests/NAME.elf (the runner
 # boots those listed in tests/guests/MANIFEST).

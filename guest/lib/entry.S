@@ -15,7 +15,8 @@ mb_header:
     .code32
     .globl _start
 _start:
-    cli
+    /* Multiboot enters with IF=0; the POPF below makes the flags clean (no CLI: pvos, the
+     * paravirtual guest, executes none). */
     cld
     /* Keep the Multiboot registers while bss is zeroed (loaders should, we do not rely on it). */
     mov     %eax, %ebp
