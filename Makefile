@@ -27,7 +27,7 @@ KERNEL_OBJS  := kernel/main.o kernel/hv.o kernel/string.o kernel/printf.o kernel
 SHELL_OBJS   := kernel/shell/shell.o kernel/shell/lineedit.o kernel/shell/shell_cmds.o \
 	kernel/shell/shell_guest.o
 VM_OBJS      := kernel/vm/vm.o kernel/vm/run.o kernel/vm/vm_devices.o kernel/vm/sched.o kernel/vm/inject.o \
-	kernel/vm/hypercall.o kernel/vm/pvclock.o
+	kernel/vm/hypercall.o kernel/vm/pvclock.o kernel/vm/kvm_pv.o
 DRIVER_OBJS  := drivers/uart.o drivers/pic.o drivers/lapic.o drivers/ioapic.o drivers/acpi.o \
 	drivers/timer.o drivers/cmos.o
 VMX_OBJS     := vmx/caps.o vmx/vmx.o vmx/vmcs.o vmx/ept.o vmx/entry.o vmx/int_stubs.o vmx/run.o \
@@ -138,7 +138,7 @@ test: deps
 	$(PYTHON) tests/run.py --emulated $(TESTFLAGS)
 
 bench: deps all iso $(addprefix $(BUILD)/tests/iso/,bench.iso bench_many16.iso bench_many32.iso \
-	bench_linux.iso bench_linux_direct.iso bench_rebootloop.iso)
+	bench_linux.iso bench_linux_pvoff.iso bench_linux_direct.iso bench_rebootloop.iso)
 	$(PYTHON) tests/bench.py
 
 clean:

@@ -95,21 +95,22 @@ static enum exit_action exit_vmx_instruction(struct vcpu *vcpu)
 
 /* Hypercalls are the VM layer's: RAX (number), RBX, RCX, RDX and RSI go up; RAX (and for
  * a 32-bit caller that asks, RDX) comes back. Outside 64-bit mode the registers' high halves
- * are undefined, so only their low halves go up (as KVM does). In VMX non-root operation
- * VMCALL exits whatever the CPL (SDM Vol. 3C 26.1.2), so the caller's CPL goes up too: the
- * VM layer refuses user code (kernel/vm/hypercall.c). */
+ * are undefined, so only their low halves go up (as KVM does); the mode is read only when a
+ * high half is not zero (the VM layer asks vcpu_in_64bit_mode() when it needs it). In VMX
+ * non-root operation VMCALL exits whatever the CPL (SDM Vol. 3C 26.1.2), so the caller's CPL
+ * goes up too: the VM layer refuses user code (kernel/vm/hypercall.c). */
 static enum exit_action exit_vmcall(struct vcpu *vcpu)
 {
     struct guest_regs *r = &vcpu->regs;
-    bool wide = guest_in_64bit_mode();
-    uint64_t m = wide ? ~0ull : 0xFFFFFFFFull;
+    uint64_t m = ~0ull;
+    if (((r->rax | r->rbx | r->rcx | r->rdx | r->rsi) >> 32) && !guest_in_64bit_mode())
+        m = 0xFFFFFFFFull;
     vcpu->req.kind = VCPU_REQ_HYPERCALL;
     vcpu->req.hypercall.nr = r->rax & m;
     vcpu->req.hypercall.a1 = r->rbx & m;
     vcpu->req.hypercall.a2 = r->rcx & m;
     vcpu->req.hypercall.a3 = r->rdx & m;
     vcpu->req.hypercall.a4 = r->rsi & m;
-    vcpu->req.hypercall.wide = wide;
     vcpu->req.hypercall.cpl = (uint8_t)guest_cpl();
     vcpu->req.hypercall.ret = ~0ull;
     vcpu->req.hypercall.set_rdx = false;

@@ -66,6 +66,8 @@
 #define L7_EDX_L1D_FLUSH  (1u << 28)
 #define L7_EDX_ARCH_CAPS  (1u << 29)
 #define L7_EDX_SSBD       (1u << 31)
+/* CPUID.80000007H:EDX */
+#define EXT7_EDX_INVARIANT_TSC (1u << 8)
 
 /* Pure: the guest's view of one leaf given the host's answer. */
 static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, struct cpuid_regs *r)
@@ -160,6 +162,13 @@ static void filter_leaf(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, stru
         }
         break;
     }
+    case 0x80000007:
+        /* With KVM's interface shown (pv=on), no invariant TSC, as under QEMU/KVM's CPU
+         * models by default: Linux rates kvm-clock above the TSC only then (kvmclock_init
+         * lowers it to 299, below the TSC's 300, when the TSC is invariant). */
+        if (vcpu->pv_cpuid.kvm)
+            r->edx &= ~EXT7_EDX_INVARIANT_TSC;
+        break;
     default:
         break;
     }

@@ -4,6 +4,7 @@
  * the FPU/SSE/AVX state. */
 #include "vmx/exits.h"
 #include "vmx/caps.h"
+#include "vmx/cr.h"
 #include "vmx/trace.h"
 #include "vmx/xsave.h"
 #include "kernel/cpu.h"
@@ -91,6 +92,12 @@ static void requeue_vectoring_event(struct vcpu *vcpu)
     uint32_t type = info & INTR_TYPE_MASK;
     vcpu->pending_insn_len = (type == INTR_TYPE_SW_INTR || type == INTR_TYPE_SW_EXCEPTION ||
                               type == INTR_TYPE_PRIV_SW_EXCEPTION) ? vmcs_read32(VM_EXIT_INSTRUCTION_LEN) : 0;
+}
+
+bool vcpu_in_64bit_mode(struct vcpu *vcpu)
+{
+    vcpu_load(vcpu);
+    return guest_in_64bit_mode();
 }
 
 bool vcpu_halt(struct vcpu *vcpu)

@@ -85,8 +85,7 @@ struct vcpu_req {
             bool ok;                /* the VM layer's answer: false gives the guest #GP */
         } msr;
         struct {                    /* VMCALL: number in RAX, arguments in RBX, RCX, RDX, RSI */
-            uint64_t nr, a1, a2, a3, a4;
-            bool wide;              /* the caller is in 64-bit mode (else: the low halves) */
+            uint64_t nr, a1, a2, a3, a4;    /* outside 64-bit mode: the low halves */
             uint8_t cpl;            /* the caller's privilege level: VMCALL exits at any CPL */
             uint64_t ret;           /* returned in RAX */
             bool set_rdx;           /* and rdx returned in RDX (a 32-bit caller's high half) */
@@ -209,6 +208,8 @@ void vcpu_skip_instruction(struct vcpu *vcpu);
 /* Prints the guest's registers and the exit information (for crash reports and `info`). */
 void vcpu_dump(struct vcpu *vcpu);
 
+/* Whether the guest is in 64-bit mode (IA32_EFER.LMA and CS.L), for a request's answer. */
+bool vcpu_in_64bit_mode(struct vcpu *vcpu);
 /* The guest's RIP, for reports. */
 uint64_t vcpu_guest_rip(struct vcpu *vcpu);
 /* Puts the vCPU to sleep as HLT does (after its instruction completed): until an interrupt

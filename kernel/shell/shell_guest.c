@@ -122,6 +122,7 @@ int cmd_info(int argc, char **argv)
                 pv->shared_gpa, pv->shared && pv->shared->mask ? " (masked)" : "", pv->time_gpa,
                 pv->timer_tsc ? "armed" : "off",
                 pv->raised | (pv->shared ? pv->shared->pending : 0), pv->bound);
+    kvm_pv_print(vm);                   /* pv=on: KVM's interface, what the guest registered */
     return 0;
 }
 

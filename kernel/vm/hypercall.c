@@ -8,6 +8,7 @@
  * delivered when its mask byte (the virtual interrupt flag) is clear, like a signal to a
  * process that has not blocked it. */
 #include "kernel/vm/hypercall.h"
+#include "kernel/vm/kvm_pv.h"
 #include "kernel/vm/vm.h"
 #include "kernel/cpu.h"
 #include "kernel/string.h"
@@ -367,7 +368,7 @@ static int64_t call(struct vm *vm, struct vcpu_req *q, enum exit_action *after)
         return set_timer(vm, a1, a2);
     case ANF_HC_TIME: {
         uint64_t ns = guest_ns(vm);
-        if (q->hypercall.wide)
+        if (vcpu_in_64bit_mode(&vm->vcpu))
             return (int64_t)ns;
         q->hypercall.set_rdx = true;
         q->hypercall.rdx = ns >> 32;
@@ -399,8 +400,12 @@ enum exit_action vm_hypercall(struct vm *vm)
     enum exit_action after = EXIT_CONTINUE;
     int64_t ret;
     vm->pv.calls++;
+    uint64_t nr = q->hypercall.nr, kvm_ret;
     if (q->hypercall.cpl > 0)
         ret = ANF_EPERM;                /* VMCALL exits at any CPL: user code is refused */
+    else if (nr != 0 && nr < ANF_HC_CONSOLE_WRITE && vm->kvm.on && vcpu_in_64bit_mode(&vm->vcpu) &&
+             kvm_pv_hypercall(vm, nr, q->hypercall.a1, q->hypercall.a2, q->hypercall.a3, &kvm_ret, &after))
+        ret = (int64_t)kvm_ret;         /* KVM's numbers, as KVM answers them (pv=on) */
     else
         ret = call(vm, q, &after);
     if (ret < 0)

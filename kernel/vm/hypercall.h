@@ -100,9 +100,15 @@ enum exit_action vm_hypercall(struct vm *vm);
 /* At each (re)load: no pages, no events, no timer; guest time starts now. */
 void vm_pv_reset(struct vm *vm);
 /* Before an entry (and when the scheduler asks whether the guest can run): the timer, the
- * guest's TSC moving, events raised into the shared page, a blocked vCPU woken. */
+ * guest's TSC moving, events raised into the shared page, a blocked vCPU woken. The exit
+ * path calls it only when vm_pv_busy() says there is something to do. */
 void vm_pv_update(struct vm *vm);
-/* True if an upcall is due: unmasked, pending and bound. Reads the shared page. */
+static inline bool vm_pv_busy(const struct vm_pv *p, uint64_t tsc_offset)
+{
+    return p->timer_tsc | p->raised | (tsc_offset ^ p->tsc_offset_seen);
+}
+/* True if an upcall is due: unmasked, pending and bound. Reads the shared page, only while
+ * pv.check says an event may be there. */
 bool vm_pv_upcall_due(struct vm *vm);
 /* Delivers that upcall (the caller checked the vCPU can take an interrupt): mask set, the
  * lowest pending bound event's vector injected. */

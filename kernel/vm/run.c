@@ -89,6 +89,8 @@ static enum exit_action mmio_request(struct vm *vm, struct vcpu *vcpu)
 static void msr_request(struct vm *vm, struct vcpu *vcpu)
 {
     struct vcpu_req *q = &vcpu->req;
+    if (kvm_pv_msr(vm, q))
+        return;                         /* KVM's paravirtual MSRs (pv=on, kernel/vm/kvm_pv.c) */
     if (!vlapic_handles_msr(q->msr.index))
         return;                         /* ok stays false: #GP */
     q->msr.ok = (q->msr.write ? vlapic_wrmsr(&vm->lapic, q->msr.index, q->msr.data)
@@ -148,7 +150,8 @@ static void update_devices(struct vm *vm)
         vpit_update(&vm->pit);
     vrtc_update(&vm->rtc);
     vlapic_update(&vm->lapic);
-    vm_pv_update(vm);
+    if (vm_pv_busy(&vm->pv, vm->vcpu.tsc_offset))
+        vm_pv_update(vm);
 }
 
 /* Which controller has an interrupt for the CPU: the LAPIC (its IRR above the PPR), else
@@ -167,6 +170,7 @@ static int interrupt_source(struct vm *vm)
 static void deliver_interrupt(struct vm *vm)
 {
     struct vcpu *vcpu = &vm->vcpu;
+    kvm_pv_before_entry(vm);            /* kvm-clock follows a guest TSC write */
     update_devices(vm);
     /* An NMI first: it ignores IF and the PPR, and waits only for the CPU's NMI blocking
      * (the NMI window exit ends that wait). */
@@ -178,12 +182,15 @@ static void deliver_interrupt(struct vm *vm)
         vm->irqs_injected[2]++;
     }
     /* A paravirtual upcall first (docs/hypercalls.md), then the interrupt controllers. */
-    bool upcall = vm_pv_upcall_due(vm);
+    bool upcall = vm->pv.check && vm_pv_upcall_due(vm);
     int source = upcall ? 3 : interrupt_source(vm);
     bool window = source && !vcpu_interruptible(vcpu);
     vcpu_set_interrupt_window(vcpu, window);
     if (!source || window)
         return;
+    /* For the latency benchmark: the host timer interrupt that led here, if the last host
+     * interrupt was the timer's (a console interrupt may wake the host instead). */
+    vm->inject_timer_tsc = idt_last_irq_vector == VEC_TIMER ? idt_last_irq_tsc : 0;
     if (upcall) {
         vm_pv_upcall(vm);
         return;
@@ -196,15 +203,13 @@ static void deliver_interrupt(struct vm *vm)
         vector = vpic_ack(&vm->pic);
     }
     vm->irqs_injected[vector & 0xFF]++;
-    /* For the latency benchmark: the host timer interrupt that led here, if the last host
-     * interrupt was the timer's (a console interrupt may wake the host instead). */
-    vm->inject_timer_tsc = idt_last_irq_vector == VEC_TIMER ? idt_last_irq_tsc : 0;
     vcpu_inject_interrupt(vcpu, (uint8_t)vector);
 }
 
 enum exit_action vm_run_slice(struct vm *vm, uint64_t slice_tsc)
 {
     struct vcpu *vcpu = &vm->vcpu;
+    kvm_pv_slice_start(vm);             /* steal time (kernel/vm/kvm_pv.c) */
     uint64_t deadline = rdtsc() + slice_tsc;
     for (;;) {
         deliver_interrupt(vm);

@@ -252,6 +252,7 @@ static const char *load_vcpu(struct vm *vm)
     v->tpr = &vm->lapic.tpr;            /* CR8 is the vLAPIC's TPR (vmx/cr.c) */
     v->cpuid_apic = vlapic_hw_enabled(&vm->lapic);
     vm_pv_reset(vm);                    /* hypercall state and the hypervisor leaves */
+    kvm_pv_reset(vm);                   /* KVM's leaves and MSRs (pv=on) */
     v->trace_on = trace_on;
     memcpy(v->trace_mask, trace_mask, sizeof trace_mask);
     memcpy(v->exits, exits, sizeof exits);

@@ -5,6 +5,7 @@
 
 #include "kernel/vm/loader/config.h"
 #include "kernel/vm/hypercall.h"
+#include "kernel/vm/kvm_pv.h"
 #include "kernel/bootinfo.h"
 #include "kernel/vm/vdev/debugexit.h"
 #include "kernel/vm/vdev/fwcfg.h"
@@ -105,6 +106,7 @@ struct vm {
     uint64_t irqs_injected[256];
     uint64_t inject_timer_tsc;          /* host timer interrupt TSC before the last injection, or 0 */
     struct vm_pv pv;                    /* its hypercalls' state (kernel/vm/hypercall.c) */
+    struct kvm_pv kvm;                  /* KVM's paravirtual interface (kernel/vm/kvm_pv.c) */
     uint64_t last_crash_rip;
     uint64_t bad_accesses;              /* reads and writes of nothing (kernel/vm/run.c) */
     uint64_t bad_regions[VM_BAD_REGIONS];   /* MiB regions already logged this run */

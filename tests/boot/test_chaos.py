@@ -1,9 +1,12 @@
 """Boot test of the adversarial guest beside a neighbour (tests/iso/chaos.cfg).
 
 chaos (tests/guests/chaos.c) throws MSRs, ports, control registers, device memory and
-random CPL 3 code at the hypervisor for a fixed seed. The hypervisor must not panic, must
-not stop chaos (every answer is the hardware's, so chaos reaches `Test result: PASS`
-itself), and tinyos alpha's tick counter must keep rising while chaos runs and after it.
+random CPL 3 code at the hypervisor for a fixed seed; pvabi (tests/guests/pvabi.c) throws
+every hypercall number 0-1023 with garbage arguments and checks each answer. The hypervisor
+must not panic, must not stop chaos (every answer is the hardware's, so chaos reaches
+`Test result: PASS` itself), pvabi passes and ends itself (ANF_HC_SHUTDOWN(3): `exited:
+status 3`, nothing else), and tinyos alpha's tick counter must keep rising while chaos runs
+and after it.
 """
 
 import re
@@ -44,7 +47,11 @@ def test_chaos_beside_tinyos():
                       " across the chaos run")
 
         log = complete_log(m)
-        stopped = re.search(r"^hv: guest \S+: (crashed|stopped|powered off|rebooted|exited).*$",
-                            log, re.M)
+        pv = re.findall(r"^\[pvabi\] (Test result: \w+|FAIL: .*)$", log, re.M)
+        assert pv and pv[-1] == "Test result: PASS", f"pvabi: {pv}"
+        assert re.search(r"^hv: guest pvabi: exited: status 3$", log, re.M), \
+            "pvabi did not end itself with ANF_HC_SHUTDOWN(3)"
+        stopped = re.search(r"^hv: guest (?!pvabi: exited: status 3$)\S+: "
+                            r"(crashed|stopped|powered off|rebooted|exited).*$", log, re.M)
         assert not stopped, f"a guest was stopped: {stopped.group(0)!r}"
         assert_no_panic(m)

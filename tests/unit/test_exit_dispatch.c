@@ -177,32 +177,36 @@ static void test_xsetbv(void **state)
 /* VMCALL: a hypercall for the VM layer, number in RAX and arguments in RBX, RCX, RDX, RSI
  * (docs/hypercalls.md); the answer returns in RAX (and RDX when the VM layer says so) and the
  * instruction (3 bytes) ends only then. In 64-bit mode the registers go up whole; outside
- * it their high halves are undefined and only the low halves go up. */
+ * it their high halves are undefined and only the low halves go up; with every high half
+ * zero the mode is not even read (no VMREAD of EFER or CS). */
 static void test_vmcall(void **state)
 {
-    static const struct { uint64_t efer; uint32_t cs_ar; bool wide; } modes[] = {
-        { EFER_LMA, 0xA09B, true },             /* 64-bit mode: CS.L */
-        { EFER_LMA, 0xC09B, false },            /* compatibility mode */
-        { 0, 0xC09B, false },                   /* 32-bit protected mode */
+    static const struct { bool high; uint64_t efer; uint32_t cs_ar; bool wide; } modes[] = {
+        { true, EFER_LMA, 0xA09B, true },       /* 64-bit mode: CS.L */
+        { true, EFER_LMA, 0xC09B, false },      /* compatibility mode */
+        { true, 0, 0xC09B, false },             /* 32-bit protected mode */
+        { false, 0, 0, false },                 /* high halves zero: mode not read */
     };
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         fake_setup(state);
-        fake_vmcs_set(GUEST_IA32_EFER, modes[i].efer);
-        fake_vmcs_set(GUEST_CS_AR_BYTES, modes[i].cs_ar);
+        if (modes[i].high) {
+            fake_vmcs_set(GUEST_IA32_EFER, modes[i].efer);
+            fake_vmcs_set(GUEST_CS_AR_BYTES, modes[i].cs_ar);
+        }
         fake_vmcs_set(GUEST_SS_AR_BYTES, 0xC093);
-        v.regs.rax = 0x100000010, v.regs.rbx = 0x200000020, v.regs.rcx = 0x300000030;
-        v.regs.rdx = 0x400000040, v.regs.rsi = 0x500000050, v.regs.rdi = 0x60;
+        uint64_t h = modes[i].high ? 1ull << 32 : 0;
+        v.regs.rax = h | 0x10, v.regs.rbx = 2 * h | 0x20, v.regs.rcx = 3 * h | 0x30;
+        v.regs.rdx = 4 * h | 0x40, v.regs.rsi = 5 * h | 0x50, v.regs.rdi = 0x60;
         fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 3);
         v.exit_reason = EXIT_REASON_VMCALL;
         assert_int_equal(exit_dispatch(&v), EXIT_REQUEST);
         assert_int_equal(v.req.kind, VCPU_REQ_HYPERCALL);
-        uint64_t hi = modes[i].wide ? 1 : 0;
-        assert_int_equal(v.req.hypercall.wide, modes[i].wide);
-        assert_int_equal(v.req.hypercall.nr, hi << 32 | 0x10);
-        assert_int_equal(v.req.hypercall.a1, (hi * 2) << 32 | 0x20);
-        assert_int_equal(v.req.hypercall.a2, (hi * 3) << 32 | 0x30);
-        assert_int_equal(v.req.hypercall.a3, (hi * 4) << 32 | 0x40);
-        assert_int_equal(v.req.hypercall.a4, (hi * 5) << 32 | 0x50);
+        uint64_t hi = modes[i].wide ? h : 0;
+        assert_int_equal(v.req.hypercall.nr, hi | 0x10);
+        assert_int_equal(v.req.hypercall.a1, 2 * hi | 0x20);
+        assert_int_equal(v.req.hypercall.a2, 3 * hi | 0x30);
+        assert_int_equal(v.req.hypercall.a3, 4 * hi | 0x40);
+        assert_int_equal(v.req.hypercall.a4, 5 * hi | 0x50);
         assert_int_equal(v.req.hypercall.cpl, 0);
         assert_rip_kept();
         v.req.hypercall.ret = 42;
@@ -212,9 +216,9 @@ static void test_vmcall(void **state)
         }
         assert_int_equal(vcpu_complete(&v), EXIT_CONTINUE);
         assert_int_equal(v.regs.rax, 42);
-        assert_int_equal(v.regs.rdx, modes[i].wide ? 0x400000040 : 7);
-        assert_int_equal(v.regs.rbx, 0x200000020);      /* nothing else changes */
-        assert_int_equal(v.regs.rsi, 0x500000050);
+        assert_int_equal(v.regs.rdx, modes[i].wide ? 4 * h | 0x40 : 7);
+        assert_int_equal(v.regs.rbx, 2 * h | 0x20);     /* nothing else changes */
+        assert_int_equal(v.regs.rsi, 5 * h | 0x50);
         assert_int_equal(v.regs.rdi, 0x60);
         assert_rip_advanced(3);
         assert_no_unset_reads();
@@ -231,7 +235,6 @@ static void test_vmcall_carries_cpl(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fake_setup(state);
         fake_vmcs_set(GUEST_SS_AR_BYTES, cases[i].ss_ar);
-        fake_vmcs_set(GUEST_IA32_EFER, 0);
         fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 3);
         v.regs.rax = 0;
         v.exit_reason = EXIT_REASON_VMCALL;
@@ -263,18 +266,20 @@ static void test_ept_violation_fetch(void **state)
  * violations (SDM 28.2.5). */
 static void test_ept_violation_mmio(void **state)
 {
-    static const struct { uint32_t cs_ar; uint64_t efer; bool write; uint8_t bytes[3]; unsigned n, size; uint64_t rax_after; } cases[] = {
-        { 0xC09B, 0, true, { 0x89, 0x03 }, 2, 4, 0xFFFFFFFFCAFEBABEull },              /* mov %eax,(%ebx) */
-        { 0x009B, 0, true, { 0x89, 0x03 }, 2, 2, 0xFFFFFFFFCAFEBABEull },              /* mov %ax,(%bp,%di) */
-        { 0xA09B, EFER_LME | EFER_LMA, true, { 0x48, 0x89, 0x03 }, 3, 8, 0xFFFFFFFFCAFEBABEull },
-        { 0xC09B, 0, false, { 0x8B, 0x03 }, 2, 4, 0x12345678 },                        /* mov (%ebx),%eax */
-        { 0x009B, 0, false, { 0x8B, 0x03 }, 2, 2, 0xFFFFFFFFCAFE5678ull },
+    /* The operand is at DS.base + BX in 16-bit code (its offset is 16 bits), at RBX otherwise. */
+    static const struct { uint32_t cs_ar; uint64_t efer, ds_base; bool write; uint8_t bytes[3]; unsigned n, size; uint64_t rax_after; } cases[] = {
+        { 0xC09B, 0, 0, true, { 0x89, 0x03 }, 2, 4, 0xFFFFFFFFCAFEBABEull },           /* mov %eax,(%ebx) */
+        { 0x009B, 0, 0xFEE00000, true, { 0x89, 0x07 }, 2, 2, 0xFFFFFFFFCAFEBABEull },  /* mov %ax,(%bx) */
+        { 0xA09B, EFER_LME | EFER_LMA, 0, true, { 0x48, 0x89, 0x03 }, 3, 8, 0xFFFFFFFFCAFEBABEull },
+        { 0xC09B, 0, 0, false, { 0x8B, 0x03 }, 2, 4, 0x12345678 },                     /* mov (%ebx),%eax */
+        { 0x009B, 0, 0xFEE00000, false, { 0x8B, 0x07 }, 2, 2, 0xFFFFFFFFCAFE5678ull },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fake_setup(state);
         fake_vmcs_set(GUEST_CS_BASE, 0x10000);
         fake_vmcs_set(GUEST_CS_AR_BYTES, cases[i].cs_ar);
         fake_vmcs_set(GUEST_IA32_EFER, cases[i].efer);
+        fake_vmcs_set(GUEST_DS_BASE, cases[i].ds_base);
         fake_vmcs_set(GUEST_PHYSICAL_ADDRESS, 0xFEE000B0);
         fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 7);
         memcpy(ram + 0x10000 + START_RIP, cases[i].bytes, cases[i].n);

@@ -61,6 +61,20 @@ uint64_t time_tsc_hz(void) { return fake_hz; }
 uint64_t time_ns(void) { return 1000; }
 uint64_t time_tsc_to_ns(uint64_t tsc) { return tsc / 2; }
 void vcpu_inject_interrupt(struct vcpu *vcpu, uint8_t vector) { (void)vcpu; injected = vector; }
+static bool fake_wide = true;                   /* vcpu_in_64bit_mode() */
+bool vcpu_in_64bit_mode(struct vcpu *vcpu) { (void)vcpu; return fake_wide; }
+static int kvm_calls;
+bool kvm_pv_hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t *ret,
+                      enum exit_action *after)
+{
+    (void)vm, (void)a1, (void)a2, (void)a3;
+    kvm_calls++;
+    if (nr != 11)
+        return false;
+    *ret = 0;
+    *after = EXIT_YIELD;
+    return true;
+}
 
 void *guest_ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
 {
@@ -99,6 +113,8 @@ static int setup(void **state)
     make_vm(&vm_b, "beta", 1);
     console_len = 0;
     injected = -1;
+    kvm_calls = 0;
+    fake_wide = true;
     return 0;
 }
 
@@ -123,7 +139,7 @@ static int64_t call_as(struct vm *vm, uint8_t cpl, bool wide, uint64_t nr, uint6
     q->kind = VCPU_REQ_HYPERCALL;
     q->hypercall.nr = nr, q->hypercall.a1 = a1, q->hypercall.a2 = a2, q->hypercall.a3 = a3;
     q->hypercall.cpl = cpl;
-    q->hypercall.wide = wide;
+    fake_wide = wide;
     last_after = vm_hypercall(vm);
     return (int64_t)q->hypercall.ret;
 }
@@ -190,6 +206,23 @@ static void test_unknown_numbers(void **state)
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
         assert_int_equal(hcall(&vm_a, none[i], 1, 2, 3), ANF_ENOSYS);
     assert_int_equal(hcall(&vm_a, ANF_HC_NOP, 1, 2, 3), 0);
+    assert_int_equal(kvm_calls, 0);             /* pv=off: KVM's numbers are not asked */
+}
+
+/* KVM's numbers (below 0x100) go to kvm_pv.c with pv=on from 64-bit code only: 11 yields,
+ * the rest stay unknown; 0 is always anfitrion's no-op. */
+static void test_kvm_numbers(void **state)
+{
+    (void)state;
+    vm_a.kvm.on = true;
+    assert_int_equal(hcall(&vm_a, 11, 0, 0, 0), 0);
+    assert_int_equal(last_after, EXIT_YIELD);
+    assert_int_equal(hcall(&vm_a, 5, 0, 0, 0), ANF_ENOSYS);
+    assert_int_equal(kvm_calls, 2);
+    assert_int_equal(call_as(&vm_a, 0, false, 11, 0, 0, 0), ANF_ENOSYS);   /* 32-bit caller */
+    assert_int_equal(call_as(&vm_a, 3, true, 11, 0, 0, 0), ANF_EPERM);     /* user mode */
+    assert_int_equal(hcall(&vm_a, 0, 0, 0, 0), 0);
+    assert_int_equal(kvm_calls, 2);
 }
 
 static void test_console_write(void **state)
@@ -467,6 +500,7 @@ int main(void)
         T(test_guest_and_host_headers_agree),
         T(test_user_mode_refused),
         T(test_unknown_numbers),
+        T(test_kvm_numbers),
         T(test_console_write),
         T(test_console_read),
         T(test_pages_checked),

@@ -100,6 +100,7 @@ uint64_t vcpu_guest_rip(struct vcpu *vcpu) { (void)vcpu; return 0x100123; }
 bool vlapic_hw_enabled(const struct vlapic *l) { (void)l; return true; }
 void vm_devices_init(struct vm *vm) { vm->machine_event = -1; }
 void vm_pv_reset(struct vm *vm) { (void)vm; }
+void kvm_pv_reset(struct vm *vm) { (void)vm; }
 void vm_flush_line(struct vm *vm) { vm->line_len = 0; }
 int guest_config_parse(const char *s, struct guest_config *cfg, char *why, size_t n)
 {

@@ -128,10 +128,32 @@ int vlapic_pending_vector(const struct vlapic *l)
     return v;
 }
 
+static bool irr_empty(const struct vlapic *l) { return highest(l->irr) < 0; }
+
+/* The guest's PV EOI byte is no longer ours to read: 0, and the guest's next EOI goes
+ * through the register. */
+static void pv_eoi_withdraw(struct vlapic *l)
+{
+    if (l->pv_eoi_pending)
+        *l->pv_eoi = 0;
+    l->pv_eoi_pending = false;
+}
+
 void vlapic_ack(struct vlapic *l, uint8_t vector)
 {
     clear_bit(l->irr, vector);
     set_bit(l->isr, vector);
+    if (!l->pv_eoi)
+        return;
+    /* Its EOI may be the guest's write to memory: edge-triggered (no IOAPIC EOI to send),
+     * and nothing waiting that the EOI should let in at once. It is the highest in service,
+     * so an EOI is its EOI. */
+    if (!test_bit(l->tmr, vector) && irr_empty(l)) {
+        *l->pv_eoi = 1;
+        l->pv_eoi_pending = true;
+    } else {
+        pv_eoi_withdraw(l);
+    }
 }
 
 static void eoi(struct vlapic *l)
@@ -142,6 +164,25 @@ static void eoi(struct vlapic *l)
     clear_bit(l->isr, (unsigned)v);
     if (test_bit(l->tmr, (unsigned)v) && l->env->lapic_eoi)
         l->env->lapic_eoi(l->env->ctx, (uint8_t)v);
+}
+
+/* The guest cleared its PV EOI byte: the EOI it stood for, now. */
+static void pv_eoi_sync(struct vlapic *l)
+{
+    if (!l->pv_eoi_pending || (*l->pv_eoi & 1))
+        return;
+    l->pv_eoi_pending = false;
+    l->pv_eois++;
+    eoi(l);
+}
+
+void vlapic_set_pv_eoi(struct vlapic *l, volatile uint8_t *flag)
+{
+    if (l->pv_eoi) {
+        pv_eoi_sync(l);
+        pv_eoi_withdraw(l);
+    }
+    l->pv_eoi = flag;
 }
 
 bool vlapic_accepts_pic(const struct vlapic *l)
@@ -222,7 +263,7 @@ static uint32_t current_count(const struct vlapic *l)
     return t >= n ? 0 : (uint32_t)(n - t);
 }
 
-void vlapic_update(struct vlapic *l)
+static void timer_update(struct vlapic *l)
 {
     if (timer_mode(l) == VLAPIC_TIMER_TSC_DEADLINE) {
         if (l->tsc_deadline && l->env->now_tsc && now_tsc(l) >= l->tsc_deadline) {
@@ -241,6 +282,14 @@ void vlapic_update(struct vlapic *l)
         l->timer_next_tick = (t / l->timer_initial + 1) * l->timer_initial;
     else
         l->timer_armed = false;
+}
+
+void vlapic_update(struct vlapic *l)
+{
+    pv_eoi_sync(l);
+    timer_update(l);
+    if (l->pv_eoi_pending && !irr_empty(l))
+        pv_eoi_withdraw(l);     /* a vector waits: the EOI must exit to let it in */
 }
 
 uint64_t vlapic_next_event_ns(const struct vlapic *l)
@@ -465,6 +514,7 @@ static void power_up_registers(struct vlapic *l)
     memset(l->isr, 0, sizeof(l->isr));
     memset(l->tmr, 0, sizeof(l->tmr));
     memset(l->irr, 0, sizeof(l->irr));
+    pv_eoi_withdraw(l);                 /* nothing in service any more */
     l->nmi_pending = false;
     l->esr = l->esr_pending = 0;
     l->icr = 0;

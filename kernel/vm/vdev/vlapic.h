@@ -25,6 +25,15 @@
  *   and MSR access first brings the timer up to date. Catch-up policy: at most one
  *   timer interrupt per vlapic_update(); missed periods are dropped.
  * - Rates: bus_hz and tsc_hz must be below 2^34 (17 GHz); 0 means 1 GHz.
+ * - PV EOI (KVM's KVM_FEATURE_PV_EOI, which the VM layer offers: kernel/vm/kvm_pv.c): given
+ *   the guest's flag byte, vlapic_ack() sets it to 1 when the vector it takes is edge-
+ *   triggered (TMR clear) and nothing else waits in the IRR, so that an EOI means exactly
+ *   "this vector, no side effect": the guest then acknowledges it by clearing the byte, with
+ *   no exit. Every vlapic_update() (so every register access, which calls it first) looks
+ *   at the byte: cleared, the EOI is done then; still set while a vector waits in the IRR,
+ *   the byte is cleared and the guest's EOI goes through the register (which exits), so the
+ *   waiting vector is delivered at once, as KVM does (arch/x86/kvm/lapic.c,
+ *   apic_sync_pv_eoi_from_guest / apic_sync_pv_eoi_to_guest).
  * - Software-disabled (SVR bit 8 clear): LVT mask bits are forced on and cannot be
  *   cleared. vlapic_reset() is the exception: it leaves the state a PC BIOS leaves
  *   (virtual wire: LINT0 ExtINT unmasked, LINT1 NMI, SVR 0xFF).
@@ -141,6 +150,10 @@ struct vlapic {
     struct vdev_bus *bus;      /* from vlapic_attach(); NULL before */
     bool page_claimed;         /* the bus has the page at page */
     uint64_t page;
+    /* PV EOI: the guest's flag byte (in its RAM: the VM layer checked it), or NULL. */
+    volatile uint8_t *pv_eoi;
+    bool pv_eoi_pending;       /* the byte was set for the vector in service */
+    uint64_t pv_eois;          /* EOIs the guest made by clearing it */
 };
 
 /* Sets up the APIC with this APIC ID and clock rates, in the vlapic_reset() state.
@@ -203,6 +216,10 @@ void vlapic_nmi_ack(struct vlapic *l);
 
 /* The CPU takes vector (at injection): IRR -> ISR, which raises the PPR. */
 void vlapic_ack(struct vlapic *l, uint8_t vector);
+
+/* PV EOI through the byte at flag (NULL: off). An EOI the guest made by clearing the old
+ * byte is done first; an old byte still set is cleared (its EOI then goes by the register). */
+void vlapic_set_pv_eoi(struct vlapic *l, volatile uint8_t *flag);
 
 /* True if the 8259's INTR reaches the CPU: the APIC is hardware-disabled, or LVT
  * LINT0 is unmasked with delivery mode ExtINT (virtual wire), whatever SVR says
