@@ -138,7 +138,7 @@ test: deps
 	$(PYTHON) tests/run.py --emulated $(TESTFLAGS)
 
 bench: deps all iso $(addprefix $(BUILD)/tests/iso/,bench.iso bench_many16.iso bench_many32.iso \
-	bench_linux.iso bench_linux_pvoff.iso bench_linux_direct.iso bench_rebootloop.iso)
+	bench_linux.iso bench_linux_pvoff.iso bench_linux_direct.iso bench_rebootloop.iso bench_pvos.iso)
 	$(PYTHON) tests/bench.py
 
 clean:

@@ -42,6 +42,7 @@ _ROW = r"(\S+)\s+(\d+)\s+(\d+|n/a)\s+(\d+|n/a)"
 HOST_RE = re.compile(rf"^hv: bench: host {_ROW}\s*$", re.M)
 GUEST_RE = re.compile(rf"^\[bench\] bench: {_ROW}.*$", re.M)
 IRQLAT_RE = re.compile(r"^\[bench\] bench: irq_latency (\d+) samples: min (\d+) avg (\d+) max (\d+) ticks", re.M)
+PVLAT_RE = re.compile(r"^\[bench\] bench: pv_latency (\d+) samples: min (\d+) avg (\d+) max (\d+) ticks", re.M)
 HOST_DONE = r"^hv: bench: host done$"
 GUEST_DONE = r"^\[bench\] bench: done$"
 
@@ -178,9 +179,9 @@ def run():
             version = bochs_version(m)
     except emu.EmuError as e:
         raise BenchError(f"the emulator failed: {e}")
-    irqlat = IRQLAT_RE.search(log)
+    lat = [rx.search(log) for rx in (IRQLAT_RE, PVLAT_RE)]
     return parse(HOST_RE, log), parse(GUEST_RE, log), version, \
-        tuple(int(x) for x in irqlat.groups()) if irqlat else None
+        [tuple(int(x) for x in m.groups()) if m else None for m in lat]
 
 
 def fmt(v):
@@ -216,18 +217,93 @@ def table(host, guest, version):
     return lines
 
 
-def irqlat_table(irqlat):
-    if irqlat is None:
-        return ["", "Timer-interrupt latency: n/a (no irq_latency line from the bench guest)"]
-    n, lo, avg, hi = irqlat
-    return ["", "Timer-interrupt latency into a guest (bench guest alone, idle in HLT, PIT at 100 Hz): "
-            "host timer interrupt (TSC at the host's interrupt dispatch) to the guest IRQ 0 handler's "
-            "first instruction (RDTSC), through the scheduler, the vPIT/vPIC update, the injection "
-            "and VM entry; ticks delivered after another host interrupt (the console's) woke the "
-            "host are left out",
-            f"{'samples':>8} {'min':>8} {'avg':>8} {'max':>8}  (TSC ticks)",
-            f"{n:>8} {lo:>8} {avg:>8} {hi:>8}"]
+def irqlat_table(lat):
+    """The timer's way into the guest, through the 8259 and through a paravirtual upcall."""
+    irqlat, pvlat = lat
+    lines = ["", "Timer-interrupt latency into a guest (bench guest alone, idle, 100 Hz): host timer "
+             "interrupt (TSC at the host's interrupt dispatch) to the guest handler's first "
+             "instruction (RDTSC), through the scheduler, the device update, the injection and "
+             "VM entry; ticks delivered after another host interrupt (the console's) woke the host "
+             "are left out",
+             f"{'path':<44} {'samples':>8} {'min':>8} {'avg':>8} {'max':>8}  (TSC ticks)"]
+    for label, r in (("PIT IRQ 0 through the 8259, HLT (full virt.)", irqlat),
+                     ("one-shot timer event upcall, ANF_HC_BLOCK (pv)", pvlat)):
+        if r is None:
+            lines.append(f"{label:<44} n/a (no line from the bench guest)")
+        else:
+            n, lo, avg, hi = r
+            lines.append(f"{label:<44} {n:>8} {lo:>8} {avg:>8} {hi:>8}")
+    return lines
 
+
+
+PVOS_ISO = ROOT / "build" / "tests" / "iso" / "bench_pvos.iso"
+PVOS_GUESTS = ("tiny", "pv")                        # tests/iso/bench_pvos.cfg
+PVOS_TICKS = (200, 500)                             # status lines: one a second at 100 Hz
+EXIT_LINE_RE = re.compile(r"^  exit (.+?)\s+(\d+)\s*$")
+
+
+def stats_sections(text):
+    """{guest: {exit reason: count}} from `stats` output."""
+    out, cur = {}, None
+    for line in text.splitlines():
+        line = line.rsplit("\r", 1)[-1]
+        head = STATS_RE.match(line)
+        if head:
+            cur = out.setdefault(head.group(1), {})
+            continue
+        x = EXIT_LINE_RE.match(line)
+        if x and cur is not None:
+            cur[x.group(1)] = int(x.group(2))
+    return out
+
+
+def run_pvos():
+    """tinyos and pvos side by side: at two status lines of each, `stats` and the counting
+    tasks' counters. {guest: (exits by reason over the window, counter growth)}, window ms."""
+    if not PVOS_ISO.is_file():
+        raise BenchError(f"{PVOS_ISO.relative_to(ROOT)} does not exist: `make bench` builds it")
+    snaps, clocks, work = [], [], {g: [] for g in PVOS_GUESTS}
+    try:
+        with emu.Machine("bochs", iso=PVOS_ISO, mem_mb=256, name="bench-pvos") as m:
+            for tick in PVOS_TICKS:
+                for g in PVOS_GUESTS:           # in whichever order the two print them
+                    line = wait_line(m, rf"^\[{g}\] tick {tick}: tasks ([\d ]+) rtc", 300)
+                    work[g].append(sum(int(c) for c in line.group(1).split()))
+                start = len(m.log)
+                m.send("stats\r")
+                clocks.append(host_clock(m))        # after stats's output: the shell is in order
+                snaps.append(stats_sections(m.log[start:]))
+    except emu.EmuError as e:
+        raise BenchError(f"the emulator failed (tinyos beside pvos): {e}")
+    res = {}
+    for g in PVOS_GUESTS:
+        if g not in snaps[0] or g not in snaps[1]:
+            raise BenchError(f"tinyos beside pvos: no stats for {g} "
+                             "(see build/tests/runs/bench-pvos/serial.log)")
+        a, b = snaps[0][g], snaps[1][g]
+        res[g] = ({r: b.get(r, 0) - a.get(r, 0) for r in set(a) | set(b)}, work[g][1] - work[g][0])
+    return res, clocks[1][1] - clocks[0][1]
+
+
+def pvos_table(res, window_ms):
+    """Exits per second by reason, and the counting tasks' work, tinyos beside pvos."""
+    sec = window_ms / 1000 or 1
+    tiny, pv = res["tiny"], res["pv"]
+    reasons = sorted((r for r in set(tiny[0]) | set(pv[0]) if tiny[0].get(r, 0) or pv[0].get(r, 0)),
+                     key=lambda r: -(tiny[0].get(r, 0) + pv[0].get(r, 0)))
+    lines = ["", f"tinyos beside pvos, the same work (tests/iso/bench_pvos.cfg: two counting tasks, "
+             f"100 Hz, side by side; {PVOS_TICKS[1] - PVOS_TICKS[0]} ticks of each, {sec:.2f} s of "
+             "host time): full virtualization (PIC, PIT, UART) against paravirtualization "
+             "(hypercalls, events, the mask byte); exits per second by reason",
+             f"  {'exit reason':<34} {'tinyos':>10} {'pvos':>10}"]
+    for r in reasons:
+        lines.append(f"  {r:<34} {tiny[0].get(r, 0) / sec:>10.1f} {pv[0].get(r, 0) / sec:>10.1f}")
+    lines.append(f"  {'total':<34} {sum(tiny[0].values()) / sec:>10.1f} {sum(pv[0].values()) / sec:>10.1f}")
+    ratio = pv[1] / tiny[1] if tiny[1] else float("nan")
+    lines.append(f"Counting tasks' work over the same guest ticks (CPU-bound loop): tinyos {tiny[1]}, "
+                 f"pvos {pv[1]}, ratio pvos/tinyos {ratio:.3f}")
+    return lines
 
 LINUX_ISO = ROOT / "build" / "tests" / "iso" / "bench_linux.iso"
 LINUX_PVOFF_ISO = ROOT / "build" / "tests" / "iso" / "bench_linux_pvoff.iso"
@@ -466,7 +542,7 @@ def only_rebootloop(iso):
 
 def main():
     ap = argparse.ArgumentParser(description="make bench: emulator path lengths under Bochs")
-    ap.add_argument("--only", choices=["rebootloop", "linux"],
+    ap.add_argument("--only", choices=["rebootloop", "linux", "pvos"],
                     help="run this scenario alone (results.txt is left as it is)")
     ap.add_argument("--iso", help="with --only rebootloop: boot this ISO instead "
                     "(e.g. one built from an older version, for a before/after figure)")
@@ -475,16 +551,24 @@ def main():
         return only_rebootloop(args.iso)
     if args.only == "linux":
         return only_linux()
+    if args.only == "pvos":
+        try:
+            print("\n".join(pvos_table(*run_pvos())[1:]))
+        except BenchError as e:
+            print(f"bench: {e}", file=sys.stderr)
+            return 1
+        return 0
     started = time.monotonic()
     try:
         host, guest, version, irqlat = run()
         lines = table(host, guest, version) + irqlat_table(irqlat)
         # The scenario runs are independent: run them side by side (their figures are in
         # emulated time, so sharing the host's cores changes the wall time only).
-        with concurrent.futures.ThreadPoolExecutor(max_workers=3 + len(MANY_ISOS)) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4 + len(MANY_ISOS)) as pool:
             default = pool.submit(run_default)
             linux = pool.submit(run_linux)
             rebootloop = pool.submit(run_rebootloop)
+            pvos = pool.submit(run_pvos)
             jobs = {n: pool.submit(run_many, n) for n in MANY_ISOS}
             lines += default_table(*default.result())
             many = {}
@@ -498,6 +582,7 @@ def main():
         lines += many_table(many)
         lines += linux_table(linux.result()) + pv_table(linux.result())
         lines += rebootloop_table(rebootloop.result())
+        lines += pvos_table(*pvos.result())
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
