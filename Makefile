@@ -1,5 +1,5 @@
 # anfitrion: a bare-metal type-1 hypervisor for x86-64 (VT-x + EPT).
-# Targets: make (build/anfitrion.elf), make iso, make run [EMU=qemu] [ENTRY=linux], make linux,
+# Targets: make (build/anfitrion.elf), make iso, make run [EMU=qemu] [ENTRY=linux|pvos], make linux,
 # make check, make test, make bench, make clean.
 
 BUILD   := build
@@ -102,6 +102,10 @@ $(BUILD)/anfitrion.iso: iso/grub.cfg $(ISO_FILES) $(LINUX_FILES)
 $(BUILD)/anfitrion-linux.iso: iso/grub.cfg $(ISO_FILES) $(LINUX_FILES)
 	$(call make_iso,iso/grub.cfg,sed -i 's/^set default=.*/set default=1/' $@.d/boot/grub/grub.cfg)
 
+# make run ENTRY=pvos: its third entry, the paravirtual guests.
+$(BUILD)/anfitrion-pvos.iso: iso/grub.cfg $(ISO_FILES) $(LINUX_FILES)
+	$(call make_iso,iso/grub.cfg,sed -i 's/^set default=.*/set default=2/' $@.d/boot/grub/grub.cfg)
+
 # Test ISOs are the ones a test boots; bench*.cfg are make bench's own.
 TEST_ISOS := $(patsubst tests/iso/%.cfg,$(BUILD)/tests/iso/%.iso,$(filter-out tests/iso/bench%,$(wildcard tests/iso/*.cfg)))
 $(BUILD)/tests/iso/%.iso: tests/iso/%.cfg $(ISO_FILES)
@@ -112,17 +116,20 @@ $(patsubst tests/iso/%.cfg,$(BUILD)/tests/iso/%.iso,$(shell grep -l vmlinuz test
 deps:
 	@.ci/deps
 
-# ENTRY picks the GRUB menu entry: default (tinyos alpha, beta, crash guest gamma) or linux.
+# ENTRY picks the GRUB menu entry: default (tinyos alpha, beta, crash guest gamma), linux or
+# pvos.
 ENTRY ?= default
 RUN_ISO_default := $(BUILD)/anfitrion.iso
 RUN_ISO_linux := $(BUILD)/anfitrion-linux.iso
+RUN_ISO_pvos := $(BUILD)/anfitrion-pvos.iso
 RUN_ISO := $(RUN_ISO_$(ENTRY))
 # Emulated RAM, and how long a run without a terminal goes on after the prompt: the Linux
 # entry's guests need 240 MiB, and about three minutes to reach their shells in Bochs.
 RUN_ARGS_default := --mem 256
 RUN_ARGS_linux := --mem 512 --linger 240
+RUN_ARGS_pvos := --mem 256
 run: deps
-	@test -n "$(RUN_ISO)" || { echo "make run: ENTRY=$(ENTRY) is not an entry (default or linux)" >&2; exit 2; }
+	@test -n "$(RUN_ISO)" || { echo "make run: ENTRY=$(ENTRY) is not an entry (default, linux or pvos)" >&2; exit 2; }
 	$(MAKE) --no-print-directory $(RUN_ISO)
 	$(PYTHON) tests/emu.py run --emu $(EMU) --iso $(RUN_ISO) $(RUN_ARGS_$(ENTRY))
 

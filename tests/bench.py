@@ -225,14 +225,14 @@ def irqlat_table(lat):
              "instruction (RDTSC), through the scheduler, the device update, the injection and "
              "VM entry; ticks delivered after another host interrupt (the console's) woke the host "
              "are left out",
-             f"{'path':<44} {'samples':>8} {'min':>8} {'avg':>8} {'max':>8}  (TSC ticks)"]
+             f"{"path":<48} {"samples":>8} {'min':>8} {'avg':>8} {'max':>8}  (TSC ticks)"]
     for label, r in (("PIT IRQ 0 through the 8259, HLT (full virt.)", irqlat),
                      ("one-shot timer event upcall, ANF_HC_BLOCK (pv)", pvlat)):
         if r is None:
-            lines.append(f"{label:<44} n/a (no line from the bench guest)")
+            lines.append(f"{label:<48} n/a (no line from the bench guest)")
         else:
             n, lo, avg, hi = r
-            lines.append(f"{label:<44} {n:>8} {lo:>8} {avg:>8} {hi:>8}")
+            lines.append(f"{label:<48} {n:>8} {lo:>8} {avg:>8} {hi:>8}")
     return lines
 
 
