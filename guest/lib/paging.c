@@ -2,6 +2,8 @@
 #include "arch.h"
 #include "paging.h"
 
+extern char guest_image_end[];          /* guest.ld: the end of our image, bss included */
+
 #define PTE_P       0x001
 #define PTE_RW      0x002
 #define PTE_US      0x004
@@ -14,6 +16,8 @@ static uint32_t page_tables[SMALL_TABLES][1024] __attribute__((aligned(4096)));
 
 uint32_t paging_identity_map(uint64_t bytes)
 {
+    if (bytes < (uint32_t)guest_image_end)
+        bytes = (uint32_t)guest_image_end;      /* our own image at least, bss included */
     uint32_t a, b, c, d;
     cpuid(1, 0, &a, &b, &c, &d);
     uint64_t rounded = (bytes + PAGE_4M - 1) & ~(uint64_t)(PAGE_4M - 1);

@@ -5,8 +5,8 @@
 #include <stdint.h>
 
 /*
- * Identity-map [0, bytes) (rounded up to 4 MiB) read/write, supervisor, and
- * turn paging on. Uses 4 MiB pages when CPUID has PSE, else 4 KiB page tables
+ * Identity-map [0, bytes) (at least up to the end of our image; rounded up to 4 MiB)
+ * read/write, supervisor, and turn paging on. Uses 4 MiB pages when CPUID has PSE, else 4 KiB page tables
  * (up to 64 MiB). Returns the number of bytes mapped.
  */
 uint32_t paging_identity_map(uint64_t bytes);

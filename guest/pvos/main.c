@@ -144,10 +144,7 @@ void guest_start(uint32_t magic, const struct mb_info *mbi)
     banner(self, sizeof(self));
     pv_printf("pvos: hz=%u tasks=%u\n", opt.hz, opt.ntasks);
 
-    uint64_t ram_end = mb_ram_end(mbi);
-    if (ram_end < (uint32_t)guest_image_end)
-        ram_end = (uint32_t)guest_image_end;
-    uint32_t mapped = paging_identity_map(ram_end);
+    uint32_t mapped = paging_identity_map(mb_ram_end(mbi));
     pv_printf("pvos: paging on, %u MiB identity-mapped\n", mapped >> 20);
 
     if (!setup_events())

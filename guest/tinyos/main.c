@@ -10,10 +10,7 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     printf("tinyos: hz=%u tasks=%u\n", opt.hz, opt.ntasks);
 
     /* Map all our RAM (and at least our image) before turning paging on. */
-    uint64_t ram_end = mb_ram_end(mbi);
-    if (ram_end < (uint32_t)guest_image_end)
-        ram_end = (uint32_t)guest_image_end;
-    uint32_t mapped = paging_identity_map(ram_end);
+    uint32_t mapped = paging_identity_map(mb_ram_end(mbi));
     printf("tinyos: paging on, %u MiB identity-mapped\n", mapped >> 20);
 
     pic_init();

@@ -29,6 +29,7 @@
 
 #include "kernel/vm/hypercall.c"
 #include "kernel/vm/pvclock.c"
+#include "tests/unit/fake_guest_ram.h"
 
 /* ---- fakes ------------------------------------------------------------------------------- */
 
@@ -76,14 +77,6 @@ bool kvm_pv_hypercall(struct vm *vm, uint64_t nr, uint64_t a1, uint64_t a2, uint
     return true;
 }
 
-void *guest_ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
-{
-    if (len == 0 || gpa >= ram->size || len > ram->size - gpa)
-        return NULL;
-    if (gpa / GUEST_RAM_CHUNK != (gpa + len - 1) / GUEST_RAM_CHUNK)
-        return NULL;                    /* chunks are not contiguous on the host */
-    return (void *)(uintptr_t)(ram->chunks[gpa / GUEST_RAM_CHUNK] + gpa % GUEST_RAM_CHUNK);
-}
 
 static void make_vm(struct vm *vm, const char *name, int id)
 {
@@ -93,17 +86,13 @@ static void make_vm(struct vm *vm, const char *name, int id)
     vm->id = id;
     vm->state = VM_RUNNING;
     vm->machine_event = -1;
-    vm->ram.size = RAM_SIZE;
-    vm->ram.n_chunks = RAM_SIZE / GUEST_RAM_CHUNK;
-    for (unsigned i = 0; i < vm->ram.n_chunks; i++)
-        vm->ram.chunks[i] = (uint64_t)(uintptr_t)calloc(1, GUEST_RAM_CHUNK);
+    fake_guest_ram_alloc(&vm->ram, RAM_SIZE);
     vm_pv_reset(vm);
 }
 
 static void free_vm(struct vm *vm)
 {
-    for (unsigned i = 0; i < vm->ram.n_chunks; i++)
-        free((void *)(uintptr_t)vm->ram.chunks[i]);
+    fake_guest_ram_free(&vm->ram);
 }
 
 static int setup(void **state)
@@ -126,7 +115,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void *gptr(struct vm *vm, uint64_t gpa) { return guest_ram_ptr(&vm->ram, gpa, 1); }
+static void *gptr(struct vm *vm, uint64_t gpa) { return fake_gptr(&vm->ram, gpa); }
 
 static enum exit_action last_after;
 

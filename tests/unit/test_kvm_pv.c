@@ -15,6 +15,7 @@
 
 #include "kernel/vm/kvm_pv.c"
 #include "kernel/vm/pvclock.c"
+#include "tests/unit/fake_guest_ram.h"
 #include "kernel/vm/vdev/vdev.c"
 #include "kernel/vm/vdev/vlapic.c"
 #include "fake_env.h"
@@ -43,23 +44,13 @@ void kprintf(const char *fmt, ...)
     va_end(ap);
 }
 
-void *guest_ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
-{
-    if (len == 0 || gpa >= ram->size || len > ram->size - gpa)
-        return NULL;
-    if (gpa / GUEST_RAM_CHUNK != (gpa + len - 1) / GUEST_RAM_CHUNK)
-        return NULL;                    /* test chunks are not contiguous on the host */
-    return (void *)(uintptr_t)(ram->chunks[gpa / GUEST_RAM_CHUNK] + gpa % GUEST_RAM_CHUNK);
-}
 
 static struct vm vm_a, vm_b;
 
 /* A loaded guest: RAM, a vLAPIC and RTC on the shared fake clocks, KVM's state reset. */
 static void free_vm(struct vm *vm)
 {
-    for (unsigned i = 0; i < vm->ram.n_chunks; i++)
-        free((void *)(uintptr_t)vm->ram.chunks[i]);
-    vm->ram.n_chunks = 0;
+    fake_guest_ram_free(&vm->ram);
 }
 
 static void make_vm(struct vm *vm, const char *name, bool pv_off)
@@ -69,10 +60,7 @@ static void make_vm(struct vm *vm, const char *name, bool pv_off)
     strcpy(vm->cfg.name, name);
     vm->cfg.pv_off = pv_off;
     vm->state = VM_RUNNING;
-    vm->ram.size = RAM_SIZE;
-    vm->ram.n_chunks = RAM_SIZE / GUEST_RAM_CHUNK;
-    for (unsigned i = 0; i < vm->ram.n_chunks; i++)
-        vm->ram.chunks[i] = (uint64_t)(uintptr_t)calloc(1, GUEST_RAM_CHUNK);
+    fake_guest_ram_alloc(&vm->ram, RAM_SIZE);
     fake_env_init(&vm->env);
     vdev_bus_init(&vm->bus);
     vlapic_init(&vm->lapic, &vm->env, 0, 1000000, TSC_HZ, 36);
@@ -103,7 +91,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void *gptr(struct vm *vm, uint64_t gpa) { return guest_ram_ptr(&vm->ram, gpa, 1); }
+static void *gptr(struct vm *vm, uint64_t gpa) { return fake_gptr(&vm->ram, gpa); }
 
 /* The guest's RDMSR/WRMSR as msr_request() (kernel/vm/run.c) hands it over: -1 when it is not
  * one of KVM's (the vLAPIC's or #GP), else 0 (done) or 1 (#GP). */
