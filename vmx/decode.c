@@ -1,4 +1,4 @@
-/* The MMIO instruction decoder: prefixes, opcode, ModRM/SIB/displacement lengths (SDM Vol. 2, ch. 2). */
+/* The MMIO instruction decoder: prefixes, opcode, ModRM/SIB/displacement (SDM Vol. 2, ch. 2). */
 #include "vmx/decode.h"
 #include "kernel/string.h"
 
@@ -83,6 +83,8 @@ static int read_prefixes(struct cursor *c, enum decode_mode mode, struct prefixe
 
 #define REX_W 0x08
 #define REX_R 0x04
+#define REX_X 0x02
+#define REX_B 0x01
 
 /* Operand size in bytes of a non-byte instruction (SDM 2.2.1.2, Table 2-4 and Vol. 1 3.6). */
 static unsigned operand_size(enum decode_mode mode, const struct prefixes *p)
@@ -104,32 +106,6 @@ static unsigned address_size(enum decode_mode mode, const struct prefixes *p)
     }
 }
 
-/* Skips the memory operand after a ModRM byte: SIB and displacement (SDM 2.1.5, Tables 2-1
- * to 2-3). REX.B/X select registers, never the encoding form, so only the low 3 bits matter.
- * Fails for mod = 11, a register operand. */
-static int skip_memory_operand(struct cursor *c, uint8_t modrm, unsigned addr_size)
-{
-    unsigned mod = modrm >> 6, rm = modrm & 7;
-    if (mod == 3)
-        return -1;
-    if (addr_size == 2) {
-        /* 16-bit forms: no SIB; [disp16] replaces [BP] when mod = 00. */
-        unsigned disp = mod == 1 ? 1 : mod == 2 ? 2 : rm == 6 ? 2 : 0;
-        return take(c, disp, NULL);
-    }
-    unsigned disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
-    if (rm == 4) {
-        uint8_t sib;
-        if (take_byte(c, &sib) < 0)
-            return -1;
-        if (mod == 0 && (sib & 7) == 5)
-            disp = 4;                   /* no base: [index*scale + disp32] */
-    } else if (mod == 0 && rm == 5) {
-        disp = 4;                       /* RIP-relative in 64-bit mode, [disp32] otherwise */
-    }
-    return take(c, disp, NULL);
-}
-
 /* One instruction being decoded. */
 struct decoder {
     struct cursor c;
@@ -140,19 +116,6 @@ struct decoder {
     struct mmio_insn *out;
 };
 
-/* Reads the ModRM byte and the memory operand it encodes; a register operand is refused. */
-static int read_modrm(struct decoder *d)
-{
-    if (take_byte(&d->c, &d->modrm) < 0)
-        return -1;
-    return skip_memory_operand(&d->c, d->modrm, address_size(d->mode, &d->p));
-}
-
-static unsigned reg_field(const struct decoder *d)
-{
-    return (d->modrm >> 3) & 7;
-}
-
 /* An immediate of n bytes (1, 2 or 4), sign-extended to 64 bits (SDM 2.2.1.5: imm32 for a
  * 64-bit operand). */
 static int read_imm(struct decoder *d, unsigned n, uint64_t *v)
@@ -162,6 +125,62 @@ static int read_imm(struct decoder *d, unsigned n, uint64_t *v)
     if (*v & (1ull << (8 * n - 1)))
         *v |= ~0ull << (8 * n);
     return 0;
+}
+
+/* The 16-bit forms by r/m (SDM Table 2-1): BX+SI, BX+DI, BP+SI, BP+DI, SI, DI, BP, BX. */
+static const int8_t base16[8] = { DECODE_RBX, DECODE_RBX, DECODE_RBP, DECODE_RBP, DECODE_RSI, DECODE_RDI,
+                                  DECODE_RBP, DECODE_RBX };
+static const int8_t index16[8] = { DECODE_RSI, DECODE_RDI, DECODE_RSI, DECODE_RDI, -1, -1, -1, -1 };
+
+/* The memory operand after the ModRM byte: SIB and displacement (SDM 2.1.5, Tables 2-1 to
+ * 2-3) into base, index, scale and disp. REX.B and REX.X extend the registers, never the
+ * encoding form, which goes by the low 3 bits. Fails for mod = 11, a register operand. */
+static int memory_operand(struct decoder *d)
+{
+    struct mmio_insn *out = d->out;
+    unsigned mod = d->modrm >> 6, rm = d->modrm & 7, rex_b = (d->p.rex & REX_B) ? 8 : 0, disp;
+    if (mod == 3)
+        return -1;
+    if (address_size(d->mode, &d->p) == 2) {
+        /* No SIB; [disp16] replaces [BP] when mod = 00. */
+        bool disp16 = mod == 0 && rm == 6;
+        out->base = disp16 ? -1 : base16[rm];
+        out->index = index16[rm];
+        disp = mod == 1 ? 1 : mod == 2 || disp16 ? 2 : 0;
+        return disp ? read_imm(d, disp, &out->disp) : 0;
+    }
+    disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+    out->base = (int)(rm | rex_b);
+    if (rm == 4) {
+        uint8_t sib;
+        if (take_byte(&d->c, &sib) < 0)
+            return -1;
+        unsigned index = ((sib >> 3) & 7) | ((d->p.rex & REX_X) ? 8 : 0);
+        out->index = index == DECODE_RSP ? -1 : (int)index;    /* 100 without REX.X: none */
+        out->scale = sib >> 6;
+        out->base = (int)((sib & 7) | rex_b);
+        if (mod == 0 && (sib & 7) == 5) {
+            out->base = -1;             /* no base: [index*scale + disp32] */
+            disp = 4;
+        }
+    } else if (mod == 0 && rm == 5) {
+        out->base = d->mode == DECODE_64 ? DECODE_RIP : -1;    /* else [disp32] */
+        disp = 4;
+    }
+    return disp ? read_imm(d, disp, &out->disp) : 0;
+}
+
+/* Reads the ModRM byte and the memory operand it encodes; a register operand is refused. */
+static int read_modrm(struct decoder *d)
+{
+    if (take_byte(&d->c, &d->modrm) < 0)
+        return -1;
+    return memory_operand(d);
+}
+
+static unsigned reg_field(const struct decoder *d)
+{
+    return (d->modrm >> 3) & 7;
 }
 
 /* ModRM's reg field as a register number, with REX.R. A byte register 4..7 without any
@@ -607,7 +626,7 @@ static int decode_opcode(struct decoder *d, uint8_t opcode)
         out->size = (opcode & 1) ? operand_size(d->mode, &d->p) : 1;
         out->dest_size = out->size;
         out->reg = DECODE_RAX;
-        return take(&d->c, address_size(d->mode, &d->p), NULL);
+        return take(&d->c, address_size(d->mode, &d->p), &out->disp);
     case 0x69: case 0x6B:
         return decode_imul(d, opcode);
     case 0xA4: case 0xA5: case 0xA6: case 0xA7: case 0xAA: case 0xAB: case 0xAC: case 0xAD: case 0xAE: case 0xAF:
@@ -630,6 +649,7 @@ int decode_mmio(const uint8_t *bytes, unsigned avail, enum decode_mode mode, str
     if (read_prefixes(&d.c, mode, &d.p, &opcode) < 0)
         return DECODE_REFUSED;
     memset(out, 0, sizeof(*out));
+    out->base = out->index = -1;
     if (decode_opcode(&d, opcode) < 0)
         return DECODE_REFUSED;
     /* LOCK is legal only on a read-modify-write of memory; elsewhere the CPU raises #UD
@@ -639,9 +659,25 @@ int decode_mmio(const uint8_t *bytes, unsigned avail, enum decode_mode mode, str
     if (out->kind == MMIO_MOV && out->op == MMIO_STORE && !out->xchg)
         out->dest_size = 0;
     out->addr_size = address_size(mode, &d.p);
-    out->seg = d.p.seg >= 0 ? d.p.seg : DECODE_DS;
+    bool stack = out->base == DECODE_RSP || out->base == DECODE_RBP;  /* SDM Vol. 1 3.7.5 */
+    out->seg = d.p.seg >= 0 ? d.p.seg : stack ? DECODE_SS : DECODE_DS;
     out->len = d.c.pos;
     return 0;
+}
+
+uint64_t mmio_ea(const struct mmio_insn *insn, uint64_t base, uint64_t index)
+{
+    uint64_t mask = insn->addr_size == 2 ? 0xFFFFull : insn->addr_size == 4 ? 0xFFFFFFFFull : ~0ull;
+    return (base + (index << insn->scale) + insn->disp) & mask;
+}
+
+int64_t mmio_bit_string_delta(const struct mmio_insn *insn, uint64_t reg_value)
+{
+    if (insn->kind != MMIO_ALU || insn->alu < EMU_BT || insn->alu > EMU_BTC || insn->reg < 0)
+        return 0;
+    unsigned bits = 8 * insn->size;
+    int64_t offset = (int64_t)(reg_value << (64 - bits)) >> (64 - bits);   /* signed, operand size */
+    return (offset >> (bits == 16 ? 4 : bits == 32 ? 5 : 6)) * (int64_t)insn->size;
 }
 
 uint64_t mmio_store_data(const struct mmio_insn *insn, uint64_t reg_value)

@@ -47,9 +47,12 @@
  * CALL/JMP through memory, MMX, VEX and EVEX, instructions longer than 15
  * bytes, and input that ends mid-instruction.
  *
- * The effective address is not computed, only the length of the ModRM, SIB
- * and displacement bytes that encode it: the exit's guest-physical address is
- * the memory operand's (the string instructions compute theirs from RSI/RDI).
+ * The memory operand's effective address is decoded into its parts (base, index,
+ * scale, displacement; RIP-relative; the moffs of A0-A3) and its default segment (SS
+ * for a BP or SP base, SDM Vol. 1 3.7.5), so that exit_mmio.c can compute where the
+ * operand starts: the exit's guest-physical address is only the first byte of the
+ * page that is not RAM, which for an operand that begins in RAM is not its start
+ * (the string instructions compute theirs from RSI/RDI).
  */
 
 #include <stdbool.h>
@@ -87,17 +90,30 @@ enum { DECODE_RAX, DECODE_RCX, DECODE_RDX, DECODE_RBX, DECODE_RSP, DECODE_RBP, D
 /* Segment registers, in the order of their encoding (and of VMX instruction information). */
 enum { DECODE_ES, DECODE_CS, DECODE_SS, DECODE_DS, DECODE_FS, DECODE_GS };
 
+/* mmio_insn.base for a RIP-relative operand (64-bit mode, ModRM mod 00 r/m 101). */
+#define DECODE_RIP 16
+
 /* Longest legal x86 instruction (SDM 2.3.11); a caller fetching this many bytes never truncates. */
 #define DECODE_MAX_LEN 15
+
+/* One access of an instruction to memory, in parts at page boundaries (exit_mmio.c): an
+ * operand may start in RAM and end in a device's page or in nothing. */
+struct mmio_part {
+    uint64_t gla, gpa[2];   /* its first byte; where each of its pages is */
+    uint64_t data;          /* a store's bytes, or a load's as they arrive */
+    uint8_t size, done;     /* bytes in all (at most 8), bytes done */
+    bool store;
+};
 
 /* exit_mmio.c's progress through an instruction that needs several device accesses (a
  * read-modify-write, a string, an SSE access in pieces); decode_mmio() zeroes it. */
 struct mmio_progress {
     unsigned phase;         /* which request the VM layer is answering (exit_mmio.c) */
     unsigned done;          /* string elements done in this exit; SSE: bytes moved */
-    uint64_t gpa;           /* the device operand (ModRM forms): the exit's address */
+    uint64_t gla;           /* the memory operand's linear address (ModRM and moffs forms) */
     uint64_t value;         /* what one access leaves for the next */
     uint8_t xmm[16];        /* SSE: the bytes on their way */
+    struct mmio_part part;  /* the access under way */
 };
 
 /*
@@ -139,11 +155,15 @@ struct mmio_insn {
     bool reg_dest;          /* MMIO_ALU: OP reg, r/m (the register is the destination) */
     bool rep;               /* strings: REP */
     unsigned addr_size;     /* address size in bytes: 2, 4 or 8 */
-    int seg;                /* segment of the memory operand: an override, else DS */
+    int seg;                /* segment of the memory operand: an override, else DS (SS for a
+                             * BP or SP base) */
     bool align16;           /* MOVAPS, MOVDQA, MOVNT*: #GP(0) unless 16-byte aligned */
     unsigned cond;          /* SETcc, CMOVcc: the condition (emu_cond) */
     bool three_op;          /* IMUL r, r/m, imm */
     bool repne;             /* CMPS, SCAS: REPNE (F2), else REPE */
+    int base, index;        /* the operand's base and index registers, -1 if none; base */
+    unsigned scale;         /* DECODE_RIP: RIP-relative; index scaled by 1 << scale */
+    uint64_t disp;          /* displacement, sign-extended (moffs: the offset) */
     struct mmio_progress progress;
 };
 
@@ -151,6 +171,16 @@ struct mmio_insn {
  * DECODE_UD for a LOCK the CPU refuses, or DECODE_REFUSED if it is not one we emulate or
  * bytes end before it does (*out then undefined). */
 int decode_mmio(const uint8_t *bytes, unsigned avail, enum decode_mode mode, struct mmio_insn *out);
+
+/* The memory operand's offset in its segment, its effective address (SDM Vol. 2 2.1.5):
+ * base + index * 2^scale + disp at the address size, given the values of the base register
+ * (of RIP after the instruction for DECODE_RIP) and of the index register (0 if none). */
+uint64_t mmio_ea(const struct mmio_insn *insn, uint64_t base, uint64_t index);
+
+/* BT, BTS, BTR, BTC with a register bit offset address a bit string: the operand they access is
+ * at the effective address plus this many bytes, the offset's signed quotient by the operand's
+ * bits times its size (SDM Vol. 2 BT); 0 for every other form. reg_value: the register's value. */
+int64_t mmio_bit_string_delta(const struct mmio_insn *insn, uint64_t reg_value);
 
 /* The size bytes a MOV or XCHG stores to the device, or an ALU instruction's source
  * operand, given the current value of insn->reg (ignored for an immediate), in the low bits

@@ -1,14 +1,17 @@
 /* Memory-mapped device emulation: an EPT violation outside the guest's RAM at an address a
  * virtual device claims (the LAPIC and IOAPIC pages), or at nothing, is an access to that
- * device. The exit gives the address but not the data (SDM 28.2.1), so the faulting
- * instruction is fetched through the guest's page tables and decoded (vmx/decode.c), then
- * carried out here one device access at a time: each is a request the VM layer answers, and
- * mmio_complete() either asks for the next access of the same instruction (the second half
- * of a read-modify-write, the next element of a string, the next piece of an SSE access) or
- * finishes the instruction (registers, RFLAGS, RIP). RAM operands of the same instruction
- * (the other side of MOVS, the stack of PUSH/POP) and the fetch of the instruction go through
- * the checked path of guest_mem.h, with the faults the CPU would give. */
+ * device. The exit gives an address but not the data (SDM 28.2.1), so the faulting
+ * instruction is fetched through the guest's page tables and decoded (vmx/decode.c), its
+ * memory operand located from its effective address (the exit's address is only the first
+ * byte that is not RAM), then carried out here one access at a time: the parts of an access
+ * that are RAM go through the checked path of guest_mem.h, the others are requests the VM
+ * layer answers, and mmio_complete() either asks for the next access of the same instruction
+ * (the second half of a read-modify-write, the next element of a string, the next piece of an
+ * SSE access) or finishes the instruction (registers, RFLAGS, RIP). RAM operands of the same
+ * instruction (the other side of MOVS, the stack of PUSH/POP) and the fetch of the instruction
+ * go through the checked path too, with the faults the CPU would give. */
 #include "vmx/exits.h"
+#include "vmx/cr.h"
 #include "vmx/decode.h"
 #include "vmx/emulate.h"
 #include "kernel/cpu.h"
@@ -21,9 +24,8 @@
 /* What the request being answered was (struct mmio_progress.phase). A string element goes
  * STR_READ, (STR_READ_WAIT), STR_WRITE, (STR_WRITE_WAIT), STR_NEXT; the waits are requests. */
 enum {
-    PH_ONE,                 /* the single access of MMIO_MOV */
-    PH_LOAD,                /* the load of a read-modify-write, PUSH, or an SSE piece */
-    PH_STORE,               /* its store */
+    PH_LOAD,                /* a load: MOV, a read-modify-write's, PUSH's, an SSE piece */
+    PH_STORE,               /* a store: MOV, a read-modify-write's, POP's, an SSE piece */
     STR_READ, STR_READ_WAIT, STR_WRITE, STR_WRITE_WAIT, STR_NEXT,
 };
 
@@ -54,8 +56,7 @@ static unsigned fetch(struct vcpu *vcpu, uint8_t *buf)
 }
 
 /* Asks the VM layer for one device access: a load of size bytes at gpa, or a store of data. */
-static enum exit_action mmio_access(struct vcpu *vcpu, unsigned phase, uint64_t gpa, unsigned size,
-                                    bool store, uint64_t data)
+static enum exit_action mmio_request(struct vcpu *vcpu, uint64_t gpa, unsigned size, bool store, uint64_t data)
 {
     struct vcpu_req *q = &vcpu->req;
     q->kind = VCPU_REQ_MMIO;
@@ -66,8 +67,114 @@ static enum exit_action mmio_access(struct vcpu *vcpu, unsigned phase, uint64_t 
     q->mmio.load = !store;
     q->mmio.store = store;
     q->mmio.data = store ? emu_low(data, size) : 0;
-    vcpu->mmio_insn.progress.phase = phase;
     return EXIT_REQUEST;
+}
+
+/* Whether the instruction writes its ModRM operand (MOVS and STOS write ES:RDI, PUSH its
+ * stack: mmio_insn_writes). */
+static bool mmio_writes_operand(const struct mmio_insn *in)
+{
+    switch (in->kind) {
+    case MMIO_MOV: case MMIO_SSE:
+        return in->op == MMIO_STORE;
+    case MMIO_ALU:
+        return !in->reg_dest && emu_writes_result(in->alu);
+    case MMIO_CMPXCHG: case MMIO_CMPXCHG8B: case MMIO_XADD: case MMIO_SETCC: case MMIO_POP:
+        return true;
+    default:                            /* the strings, PUSH, CMOV, MUL and DIV read it */
+        return false;
+    }
+}
+
+/* The access the checks see (SDM Vol. 3A 4.6): a store, or any access of an instruction that
+ * writes its operand (a read-modify-write needs write permission from its load on). */
+static unsigned mmio_check(const struct mmio_insn *in, bool store)
+{
+    return store || mmio_writes_operand(in) ? GUEST_WRITE : GUEST_READ;
+}
+
+static uint64_t mmio_linear_mask(void)
+{
+    return guest_in_64bit_mode() ? ~0ull : 0xFFFFFFFFull;
+}
+
+/* The guest-physical address of each page (at most two) of the size bytes at linear gla, for
+ * access: 0, or GUEST_MEM_FAULT with the fault injected. */
+static int mmio_pages(struct vcpu *vcpu, uint64_t gla, unsigned size, unsigned access, uint64_t gpa[2])
+{
+    struct guest_fault fault;
+    uint64_t first = 4096 - (gla & 4095);
+    if (guest_translate(vcpu, gla, access, &gpa[0], &fault) == 0 &&
+        (size <= first || guest_translate(vcpu, (gla + first) & mmio_linear_mask(), access, &gpa[1], &fault) == 0))
+        return 0;
+    guest_fault_inject(vcpu, &fault);
+    return GUEST_MEM_FAULT;
+}
+
+/* ---- One access of the instruction to memory: size bytes (at most 8) at a linear address.
+ * An operand may start in RAM and end in a device's page or in nothing, and the EPT violation
+ * then names the first byte that is not RAM (SDM Vol. 3C 28.2.1), not the operand's start. As
+ * on a PC (and in KVM's emulator_read_write), each page's part goes where it is: RAM through
+ * the checked path, the rest to the VM layer, which reads all-ones from nothing and drops
+ * writes there; the parts in address order, one that is not 1, 2, 4 or 8 bytes in naturally
+ * aligned pieces. The pages are translated before a byte moves, so that a fault leaves RAM
+ * and devices as they were. Once the last part is done the access is answered as a single
+ * request would be (vcpu->req.mmio.data and size) and the instruction goes on. */
+
+static enum exit_action mmio_continue(struct vcpu *vcpu);
+static unsigned mmio_piece(uint64_t gpa, unsigned left);
+
+/* n bytes of the access at RAM: 0, or -1 with the fault injected (a page table that changed
+ * meanwhile; RIP stays, so the guest executes the instruction again). */
+static int mmio_ram_part(struct vcpu *vcpu, struct mmio_part *a, unsigned n)
+{
+    struct guest_fault fault;
+    uint64_t gla = (a->gla + a->done) & mmio_linear_mask(), v = a->store ? a->data >> (8 * a->done) : 0;
+    int rc = a->store ? guest_mem_write(vcpu, gla, &v, n, GUEST_WRITE, &fault)
+                      : guest_mem_read(vcpu, gla, &v, n, GUEST_READ, &fault);
+    if (rc == GUEST_MEM_FAULT)
+        guest_fault_inject(vcpu, &fault);
+    if (rc < 0)
+        return -1;
+    if (!a->store)
+        a->data |= emu_low(v, n) << (8 * a->done);
+    a->done = (uint8_t)(a->done + n);
+    return 0;
+}
+
+static enum exit_action mmio_part_next(struct vcpu *vcpu)
+{
+    struct mmio_part *a = &vcpu->mmio_insn.progress.part;
+    unsigned first = 4096 - (unsigned)(a->gla & 4095);
+    while (a->done < a->size) {
+        bool second = a->done >= first;
+        unsigned end = second || a->size < first ? a->size : first, n = end - a->done;
+        uint64_t gpa = second ? a->gpa[1] + (a->done - first) : a->gpa[0] + a->done;
+        if (!guest_ram_ptr(vcpu->ram, gpa, n))
+            return mmio_request(vcpu, gpa, (n & (n - 1)) ? mmio_piece(gpa, n) : n, a->store,
+                                a->data >> (8 * a->done));
+        if (mmio_ram_part(vcpu, a, n) < 0)
+            return EXIT_CONTINUE;
+    }
+    vcpu->req.mmio.size = a->size;
+    vcpu->req.mmio.data = a->data;
+    return mmio_continue(vcpu);
+}
+
+/* Starts the access of the instruction's phase: a load of size bytes at linear gla, or a store
+ * of data. Returns the request for its first part outside RAM, or what the instruction does
+ * next if it is all RAM. */
+static enum exit_action mmio_access(struct vcpu *vcpu, unsigned phase, uint64_t gla, unsigned size,
+                                    bool store, uint64_t data)
+{
+    struct mmio_insn *in = &vcpu->mmio_insn;
+    struct mmio_part *a = &in->progress.part;
+    in->progress.phase = phase;
+    *a = (struct mmio_part){ .gla = gla & mmio_linear_mask(), .size = (uint8_t)size, .store = store,
+                             .data = store ? emu_low(data, size) : 0 };
+    if (mmio_pages(vcpu, a->gla, size, mmio_check(in, store), a->gpa) < 0)
+        return EXIT_CONTINUE;
+    return mmio_part_next(vcpu);
 }
 
 /* The answer to a load, size bytes of it (memory of nothing answers all-ones in 64 bits). */
@@ -101,32 +208,30 @@ static uint64_t mmio_advance(uint64_t reg, unsigned addr_size, int64_t by)
     return index_advance(reg, mmio_addr_mask(addr_size), by);
 }
 
-/* Where a RAM-or-device operand of a string instruction is. */
-enum operand_where { OPERAND_RAM, OPERAND_DEVICE, OPERAND_FAULT };
-
-/* Reads (or writes) the size bytes at seg:offset in *value: directly if they are RAM, else by
- * asking the VM layer (a request in phase `wait`), else a fault injected. */
-static enum operand_where mmio_operand(struct vcpu *vcpu, int seg, uint64_t offset, unsigned size, bool write,
-                                       uint64_t *value, unsigned wait)
+/* Reads (or writes) the size bytes at seg:offset in *value: 0 if they are all RAM; else -1
+ * and *action is what the guest gets: a fault injected (EXIT_CONTINUE), or the access in phase
+ * `wait` (mmio_access: a request for a part that is not RAM). */
+static int mmio_operand(struct vcpu *vcpu, int seg, uint64_t offset, unsigned size, bool write,
+                        uint64_t *value, unsigned wait, enum exit_action *action)
 {
     struct guest_fault fault;
     unsigned access = write ? GUEST_WRITE : GUEST_READ;
-    uint64_t gla, gpa, v = write ? emu_low(*value, size) : 0;
+    uint64_t gla, v = write ? emu_low(*value, size) : 0;
     int rc = guest_seg_linear(vcpu, (unsigned)seg, offset, size, access, &gla, &fault);
     if (rc == 0)
         rc = write ? guest_mem_write(vcpu, gla, &v, size, access, &fault)
                    : guest_mem_read(vcpu, gla, &v, size, access, &fault);
     if (rc == 0) {
         *value = v;
-        return OPERAND_RAM;
+        return 0;
     }
     if (rc == GUEST_MEM_FAULT) {
         guest_fault_inject(vcpu, &fault);
-        return OPERAND_FAULT;
+        *action = EXIT_CONTINUE;
+    } else {
+        *action = mmio_access(vcpu, wait, gla, size, write, *value);
     }
-    guest_translate(vcpu, gla, access, &gpa, &fault);  /* not RAM: it translated, to a device */
-    mmio_access(vcpu, wait, gpa, size, write, *value);
-    return OPERAND_DEVICE;
+    return -1;
 }
 
 /* ---- MOVS, STOS, LODS, CMPS, SCAS (SDM Vol. 2): element by element from RSI/RDI, stepping
@@ -160,7 +265,7 @@ static enum exit_action mmio_string(struct vcpu *vcpu)
     struct mmio_progress *p = &in->progress;
     struct guest_regs *r = &vcpu->regs;
     uint64_t amask = mmio_addr_mask(in->addr_size);
-    enum operand_where w;
+    enum exit_action action;
     for (;;) {
         switch (p->phase) {
         case STR_READ:
@@ -173,9 +278,8 @@ static enum exit_action mmio_string(struct vcpu *vcpu)
                 p->phase = STR_WRITE;
                 break;
             }
-            w = mmio_operand(vcpu, in->seg, r->rsi & amask, in->size, false, &p->value, STR_READ_WAIT);
-            if (w != OPERAND_RAM)
-                return w == OPERAND_DEVICE ? EXIT_REQUEST : EXIT_CONTINUE;
+            if (mmio_operand(vcpu, in->seg, r->rsi & amask, in->size, false, &p->value, STR_READ_WAIT, &action) < 0)
+                return action;
             p->phase = STR_WRITE;
             break;
         case STR_READ_WAIT:
@@ -190,16 +294,15 @@ static enum exit_action mmio_string(struct vcpu *vcpu)
             }
             if (mmio_compares(in)) {
                 uint64_t second = 0;
-                w = mmio_operand(vcpu, DECODE_ES, r->rdi & amask, in->size, false, &second, STR_WRITE_WAIT);
-                if (w != OPERAND_RAM)
-                    return w == OPERAND_DEVICE ? EXIT_REQUEST : EXIT_CONTINUE;
+                if (mmio_operand(vcpu, DECODE_ES, r->rdi & amask, in->size, false, &second, STR_WRITE_WAIT,
+                                 &action) < 0)
+                    return action;
                 mmio_string_compare(vcpu, second);
                 p->phase = STR_NEXT;
                 break;
             }
-            w = mmio_operand(vcpu, DECODE_ES, r->rdi & amask, in->size, true, &p->value, STR_WRITE_WAIT);
-            if (w != OPERAND_RAM)
-                return w == OPERAND_DEVICE ? EXIT_REQUEST : EXIT_CONTINUE;
+            if (mmio_operand(vcpu, DECODE_ES, r->rdi & amask, in->size, true, &p->value, STR_WRITE_WAIT, &action) < 0)
+                return action;
             p->phase = STR_NEXT;
             break;
         case STR_WRITE_WAIT:
@@ -229,12 +332,12 @@ static enum exit_action mmio_string(struct vcpu *vcpu)
 /* ---- SSE loads and stores: the device sees pieces of at most 8 bytes (a device register is
  * at most that wide), each naturally aligned; the XMM register is the CPU's (emulate.c). */
 
-/* The next piece at gpa with left bytes to go: the widest of 8, 4, 2, 1 that fits and that
- * gpa is aligned to. */
-static unsigned mmio_piece(uint64_t gpa, unsigned left)
+/* The next piece at addr with left bytes to go: the widest of 8, 4, 2, 1 that fits and that
+ * addr is aligned to (the same for a linear and a physical address: pages are aligned). */
+static unsigned mmio_piece(uint64_t addr, unsigned left)
 {
     unsigned n = 8;
-    while (n > left || (gpa & (n - 1)))
+    while (n > left || (addr & (n - 1)))
         n /= 2;
     return n;
 }
@@ -248,12 +351,12 @@ static enum exit_action mmio_sse_next(struct vcpu *vcpu)
             emu_xmm_write((unsigned)in->reg, p->xmm);   /* the bytes past size stay zero */
         return mmio_finish(vcpu);
     }
-    uint64_t gpa = p->gpa + p->done, data = 0;
-    unsigned n = mmio_piece(gpa, in->size - p->done);
+    uint64_t gla = p->gla + p->done, data = 0;
+    unsigned n = mmio_piece(gla, in->size - p->done);
     if (in->op == MMIO_LOAD)
-        return mmio_access(vcpu, PH_LOAD, gpa, n, false, 0);
+        return mmio_access(vcpu, PH_LOAD, gla, n, false, 0);
     memcpy(&data, p->xmm + p->done, n);
-    return mmio_access(vcpu, PH_STORE, gpa, n, true, data);
+    return mmio_access(vcpu, PH_STORE, gla, n, true, data);
 }
 
 static enum exit_action mmio_sse_complete(struct vcpu *vcpu)
@@ -311,7 +414,7 @@ static enum exit_action mmio_push_start(struct vcpu *vcpu)
     enum exit_action fault;
     if (mmio_stack_slot(vcpu, rsp, in->size, true, &gla, &fault) < 0)
         return fault;
-    return mmio_access(vcpu, PH_LOAD, in->progress.gpa, in->size, false, 0);
+    return mmio_access(vcpu, PH_LOAD, in->progress.gla, in->size, false, 0);
 }
 
 static enum exit_action mmio_push_complete(struct vcpu *vcpu)
@@ -341,7 +444,7 @@ static enum exit_action mmio_pop_start(struct vcpu *vcpu)
         return fault;
     struct guest_fault f;
     guest_mem_read(vcpu, gla, &value, in->size, GUEST_READ, &f);   /* checked by the slot */
-    return mmio_access(vcpu, PH_STORE, in->progress.gpa, in->size, true, value);
+    return mmio_access(vcpu, PH_STORE, in->progress.gla, in->size, true, value);
 }
 
 static enum exit_action mmio_pop_complete(struct vcpu *vcpu)
@@ -380,7 +483,7 @@ static enum exit_action mmio_alu_loaded(struct vcpu *vcpu)
     mmio_set_flags(flags);
     if (!emu_writes_result(in->alu) || (mmio_is_shift(in->alu) && emu_shift_count(in->size, src) == 0))
         return mmio_finish(vcpu);
-    return mmio_access(vcpu, PH_STORE, in->progress.gpa, in->size, true, result);
+    return mmio_access(vcpu, PH_STORE, in->progress.gla, in->size, true, result);
 }
 
 /* CMPXCHG (SDM Vol. 2): the accumulator compared with the operand as CMP does; equal: the
@@ -398,7 +501,7 @@ static enum exit_action mmio_cmpxchg_loaded(struct vcpu *vcpu)
         return mmio_finish(vcpu);
     }
     uint64_t src = mmio_store_data(in, vcpu_gpr_read(vcpu, (unsigned)in->reg));
-    return mmio_access(vcpu, PH_STORE, in->progress.gpa, in->size, true, src);
+    return mmio_access(vcpu, PH_STORE, in->progress.gla, in->size, true, src);
 }
 
 /* XADD (SDM Vol. 2): the sum is stored, the operand's old value goes to the source register. */
@@ -410,7 +513,7 @@ static enum exit_action mmio_xadd_loaded(struct vcpu *vcpu)
     uint64_t sum = emu_alu(EMU_ADD, in->size, m, mmio_store_data(in, reg), &flags);
     mmio_set_flags(flags);
     vcpu_gpr_write(vcpu, (unsigned)in->reg, emu_reg_merge(reg, m, in->size, in->high_byte));
-    return mmio_access(vcpu, PH_STORE, in->progress.gpa, in->size, true, sum);
+    return mmio_access(vcpu, PH_STORE, in->progress.gla, in->size, true, sum);
 }
 
 /* CMPXCHG8B/16B (SDM Vol. 2): the operand as two loads of its halves, low first, compared with
@@ -426,19 +529,19 @@ static enum exit_action mmio_cmpxchg8b_next(struct vcpu *vcpu)
     switch (p->done++) {
     case 0:
         p->value = mmio_answer(vcpu);
-        return mmio_access(vcpu, PH_LOAD, p->gpa + half, half, false, 0);
+        return mmio_access(vcpu, PH_LOAD, p->gla + half, half, false, 0);
     case 1: {
         uint64_t lo = p->value, hi = mmio_answer(vcpu), flags = vmcs_readnat(GUEST_RFLAGS);
         bool equal = lo == emu_low(r->rax, half) && hi == emu_low(r->rdx, half);
         mmio_set_flags(equal ? flags | EMU_ZF : flags & ~(uint64_t)EMU_ZF);
         if (equal)
-            return mmio_access(vcpu, PH_STORE, p->gpa, half, true, r->rbx);
+            return mmio_access(vcpu, PH_STORE, p->gla, half, true, r->rbx);
         r->rax = emu_reg_merge(r->rax, lo, half, false);
         r->rdx = emu_reg_merge(r->rdx, hi, half, false);
         return mmio_finish(vcpu);
     }
     case 2:
-        return mmio_access(vcpu, PH_STORE, p->gpa + half, half, true, r->rcx);
+        return mmio_access(vcpu, PH_STORE, p->gla + half, half, true, r->rcx);
     default:
         return mmio_finish(vcpu);
     }
@@ -487,41 +590,79 @@ static enum exit_action mmio_mov_complete(struct vcpu *vcpu)
     vcpu_gpr_write(vcpu, reg, mmio_load_result(in, old, mmio_answer(vcpu)));
     if (!in->xchg)
         return mmio_finish(vcpu);
-    return mmio_access(vcpu, PH_STORE, in->progress.gpa, in->size, true, mmio_store_data(in, old));
+    return mmio_access(vcpu, PH_STORE, in->progress.gla, in->size, true, mmio_store_data(in, old));
 }
 
 /* ---- The exit and the completions. */
+
+static bool mmio_is_string(const struct mmio_insn *in)
+{
+    return in->kind == MMIO_MOVS || in->kind == MMIO_STOS || in->kind == MMIO_LODS || mmio_compares(in);
+}
+
+/* The ModRM (or moffs) operand's offset: its effective address from the guest's registers. */
+static uint64_t mmio_offset(struct vcpu *vcpu, const struct mmio_insn *in)
+{
+    uint64_t base = 0, index = in->index >= 0 ? vcpu_gpr_read(vcpu, (unsigned)in->index) : 0;
+    if (in->base == DECODE_RIP)
+        base = vcpu->rip + in->len;     /* the next instruction's address */
+    else if (in->base >= 0)
+        base = vcpu_gpr_read(vcpu, (unsigned)in->base);
+    if (in->kind == MMIO_POP && in->base == DECODE_RSP)
+        base += in->size;               /* POP: computed after RSP moved up (SDM Vol. 2 POP) */
+    if (in->kind == MMIO_ALU && in->reg >= 0)  /* BT* r/m, reg: the bit string's word, dword, qword */
+        base += (uint64_t)mmio_bit_string_delta(in, vcpu_gpr_read(vcpu, (unsigned)in->reg));
+    return mmio_ea(in, base, index);
+}
+
+/* Where the ModRM (or moffs) operand is: the segment's base plus its offset, with the
+ * segment's checks (SDM Vol. 3A 3.4-3.5) and the alignment MOVAPS and CMPXCHG16B demand
+ * (#GP(0), SDM Vol. 2). An operand across two pages has both translated now, so that a fault
+ * comes before any part of it moves (each access checks its own pages too). 0, or -1 with the
+ * fault injected. */
+static int mmio_locate(struct vcpu *vcpu)
+{
+    struct mmio_insn *in = &vcpu->mmio_insn;
+    struct guest_fault fault;
+    unsigned access = mmio_check(in, false);
+    uint64_t *gla = &in->progress.gla, gpa[2];
+    if (guest_seg_linear(vcpu, (unsigned)in->seg, mmio_offset(vcpu, in), in->size, access, gla, &fault) < 0) {
+        guest_fault_inject(vcpu, &fault);
+        return -1;
+    }
+    if (((in->kind == MMIO_SSE && in->align16) || (in->kind == MMIO_CMPXCHG8B && in->size == 16)) && (*gla & 15)) {
+        exit_inject_gp(vcpu);
+        return -1;
+    }
+    if ((*gla & 4095) + in->size > 4096)
+        return mmio_pages(vcpu, *gla, in->size, access, gpa);
+    return 0;
+}
 
 /* The first access of the decoded instruction in vcpu->mmio_insn. */
 static enum exit_action mmio_start(struct vcpu *vcpu)
 {
     struct mmio_insn *in = &vcpu->mmio_insn;
-    struct vcpu_req *q = &vcpu->req;
+    if (!mmio_is_string(in) && mmio_locate(vcpu) < 0)
+        return EXIT_CONTINUE;
+    uint64_t gla = in->progress.gla;    /* the strings use RSI and RDI instead */
     switch (in->kind) {
     case MMIO_MOV:
-        if (in->xchg)                   /* two requests: the VM layer's data is the load's answer */
-            return mmio_access(vcpu, PH_LOAD, in->progress.gpa, in->size, false, 0);
-        q->mmio.size = (uint8_t)in->size;
-        q->mmio.load = in->op == MMIO_LOAD;
-        q->mmio.store = in->op == MMIO_STORE;
-        q->mmio.data = q->mmio.store ? mmio_store_data(in, in->reg >= 0 ? vcpu_gpr_read(vcpu, (unsigned)in->reg) : 0) : 0;
-        in->progress.phase = PH_ONE;
-        return EXIT_REQUEST;
+        /* XCHG: a load then a store, two requests (the VM layer's data is the load's answer). */
+        if (in->op == MMIO_LOAD || in->xchg)
+            return mmio_access(vcpu, PH_LOAD, gla, in->size, false, 0);
+        return mmio_access(vcpu, PH_STORE, gla, in->size, true,
+                           mmio_store_data(in, in->reg >= 0 ? vcpu_gpr_read(vcpu, (unsigned)in->reg) : 0));
     case MMIO_ALU: case MMIO_CMPXCHG: case MMIO_XADD: case MMIO_CMOV: case MMIO_MULDIV:
-        return mmio_access(vcpu, PH_LOAD, in->progress.gpa, in->size, false, 0);
+        return mmio_access(vcpu, PH_LOAD, gla, in->size, false, 0);
     case MMIO_SETCC:
-        return mmio_access(vcpu, PH_STORE, in->progress.gpa, 1, true,
-                           emu_cond(in->cond, vmcs_readnat(GUEST_RFLAGS)));
+        return mmio_access(vcpu, PH_STORE, gla, 1, true, emu_cond(in->cond, vmcs_readnat(GUEST_RFLAGS)));
     case MMIO_CMPXCHG8B:
-        if (in->size == 16 && (in->progress.gpa & 15))
-            return exit_inject_gp(vcpu);    /* SDM Vol. 2 CMPXCHG16B: #GP(0) if not aligned */
-        return mmio_access(vcpu, PH_LOAD, in->progress.gpa, in->size / 2, false, 0);
+        return mmio_access(vcpu, PH_LOAD, gla, in->size / 2, false, 0);
     case MMIO_MOVS: case MMIO_STOS: case MMIO_LODS: case MMIO_CMPS: case MMIO_SCAS:
         in->progress.phase = STR_READ;
         return mmio_string(vcpu);
     case MMIO_SSE:
-        if (in->align16 && (in->progress.gpa & 15))
-            return exit_inject_gp(vcpu);    /* SDM Vol. 2 MOVAPS: #GP(0) if not aligned */
         if (in->op == MMIO_STORE)
             emu_xmm_read((unsigned)in->reg, in->progress.xmm);
         return mmio_sse_next(vcpu);
@@ -542,20 +683,16 @@ int mmio_insn_writes(struct vcpu *vcpu, uint64_t gla)
     if (decode_mmio(bytes, n, code_mode(), &in) != 0)
         return 0;
     switch (in.kind) {
-    case MMIO_MOV: case MMIO_SSE:
-        return in.op == MMIO_STORE;
-    case MMIO_ALU:
-        return !in.reg_dest && emu_writes_result(in.alu);
-    case MMIO_LODS: case MMIO_CMPS: case MMIO_SCAS: case MMIO_CMOV: case MMIO_MULDIV:
-        return 0;
     case MMIO_MOVS: case MMIO_STOS: {   /* the destination is ES:RDI */
         struct guest_fault f;
         uint64_t dst;
         return guest_seg_linear(vcpu, DECODE_ES, vcpu->regs.rdi & mmio_addr_mask(in.addr_size), in.size,
                                 GUEST_WRITE, &dst, &f) == 0 && (dst >> 12) == (gla >> 12);
     }
-    default:                            /* CMPXCHG(8B), XADD, SETcc, PUSH and POP write memory */
+    case MMIO_PUSH:                     /* its stack */
         return 1;
+    default:
+        return mmio_writes_operand(&in);
     }
 }
 
@@ -601,11 +738,12 @@ enum exit_action exit_mmio(struct vcpu *vcpu, uint64_t gpa, bool write)
     q->mmio.nbytes = (uint8_t)(n < sizeof q->mmio.bytes ? n : sizeof q->mmio.bytes);
     if (!q->mmio.decoded)
         return EXIT_REQUEST;            /* the VM layer says whether a device was there */
-    in->progress.gpa = gpa;
     return mmio_start(vcpu);
 }
 
-enum exit_action mmio_complete(struct vcpu *vcpu)
+/* The access of the phase in vcpu->mmio_insn.progress is done (mmio_part_next): the next one,
+ * or the end of the instruction. */
+static enum exit_action mmio_continue(struct vcpu *vcpu)
 {
     struct mmio_insn *in = &vcpu->mmio_insn;
     if (in->progress.phase >= STR_READ)
@@ -632,4 +770,14 @@ enum exit_action mmio_complete(struct vcpu *vcpu)
     default:
         return mmio_mov_complete(vcpu);
     }
+}
+
+enum exit_action mmio_complete(struct vcpu *vcpu)
+{
+    struct mmio_part *a = &vcpu->mmio_insn.progress.part;
+    unsigned n = vcpu->req.mmio.size;
+    if (!a->store)
+        a->data |= emu_low(vcpu->req.mmio.data, n) << (8 * a->done);
+    a->done = (uint8_t)(a->done + n);
+    return mmio_part_next(vcpu);
 }

@@ -14,7 +14,8 @@ void vcpu_gpr_write(struct vcpu *vcpu, unsigned n, uint64_t v);
 /* Advances RIP by len and ends STI/MOV SS blocking (vcpu_skip_instruction uses the exit's
  * instruction length). (run.c) */
 void vcpu_advance_rip(struct vcpu *vcpu, uint64_t len);
-/* The single-step trap of RFLAGS.TF: #DB with DR6.BS (SDM Vol. 3B 18.3.1.4). (run.c) */
+/* The single-step trap of RFLAGS.TF: #DB with DR6.BS (SDM Vol. 3B 18.3.1.4), and the B0-B3 of
+ * breakpoints a MOV SS held pending; ends STI and MOV SS blocking. (run.c) */
 void vcpu_inject_single_step(struct vcpu *vcpu);
 
 /* An index register (RSI, RDI, RCX, RSP) moved by `by` at the address size `mask`: a 16-bit

@@ -49,25 +49,77 @@ void vcpu_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error, ui
     vcpu->pending_error_code = error;
 }
 
-#define DR6_BS (1u << 14)
+/* The pending debug exceptions field (SDM Vol. 3C 25.4.2, Table 25-4): B0-B3 (bits 3:0), the
+ * enabled breakpoint (bit 12) and BS (bit 14), as DR6 has them. */
+#define DR6_BS          (1u << 14)
+#define PENDING_DBG_B   0xFu
+#define PENDING_DBG_BP  (1u << 12)
+#define SHADOW          (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING)
+
+/* Ends the STI or MOV SS blocking of an instruction completed here: it lasts until the next
+ * instruction boundary (SDM Vol. 3A 6.8.3, Vol. 3C 25.4.2). */
+static void end_shadow(void)
+{
+    uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+    if (intr & SHADOW)
+        vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~SHADOW);
+}
 
 void vcpu_advance_rip(struct vcpu *vcpu, uint64_t len)
 {
     vmcs_writenat(GUEST_RIP, vcpu->rip + len);
-    /* Emulating the instruction ends any STI or MOV SS blocking it was under. */
-    uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
-    if (intr & (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING))
-        vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
+    end_shadow();
     /* Under RFLAGS.TF the CPU traps after each instruction (single step, DR6.BS, SDM 18.3.1.4);
      * an instruction that exited and was emulated here must trap too, or the step is lost. */
     if ((vmcs_readnat(GUEST_RFLAGS) & RFLAGS_TF) && !vcpu->pending_event)
         vcpu_inject_single_step(vcpu);
 }
 
+/* After MOV SS or POP SS the CPU holds debug exceptions until the next instruction is done (SDM
+ * Vol. 3A 6.8.3): when that instruction exits, its MOV SS single step and a data breakpoint of
+ * the MOV SS wait in the pending debug exceptions field. The #DB queued here is that boundary's
+ * only one, and an entry that injects an event delivers none of the field (Vol. 3C 27.7.3), so
+ * their B0-B3 join BS in DR6, as the CPU reports them all in one #DB. Delivering it at an
+ * instruction boundary ends STI and MOV SS blocking. */
 void vcpu_inject_single_step(struct vcpu *vcpu)
 {
-    dr_hw_write(6, dr_hw_read(6) | DR6_BS);
+    uint64_t pending = vmcs_readnat(GUEST_PENDING_DBG_EXCEPTIONS);
+    dr_hw_write(6, dr_hw_read(6) | DR6_BS | (pending & PENDING_DBG_B));
+    if (pending)
+        vmcs_writenat(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+    end_shadow();
     vcpu_inject_exception(vcpu, 1, false, 0);
+}
+
+/* Whether the next entry delivers a #DB from the pending debug exceptions field (a single step
+ * or an enabled breakpoint held by MOV SS blocking that the emulated instruction ended, SDM Vol.
+ * 3C 27.7.3): a trap of the previous instruction, it comes before an interrupt, an NMI or HLT's
+ * sleep (Vol. 3A 6.9), and injecting one of those instead would lose it. */
+static bool debug_trap_pending(void)
+{
+    return vmcs_readnat(GUEST_PENDING_DBG_EXCEPTIONS) & (DR6_BS | PENDING_DBG_BP);
+}
+
+/* The pending debug exceptions VM entry accepts (SDM Vol. 3C 27.3.1.5): under STI or MOV SS
+ * blocking BS must be RFLAGS.TF, IA32_DEBUGCTL.BTF being always 0 here (exit_msr.c), and the
+ * guest never enters in the HLT state (HLT exits). The CPU saves it so; this keeps it so
+ * whatever a handler did to RFLAGS or the blocking, and a VM entry never fails on it. Pure. */
+static uint64_t entry_pending_dbg(uint64_t pending, uint32_t intr, uint64_t rflags)
+{
+    if (!(intr & SHADOW))
+        return pending;
+    return (rflags & RFLAGS_TF) ? pending | DR6_BS : pending & ~(uint64_t)DR6_BS;
+}
+
+static void check_pending_dbg(void)
+{
+    uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+    if (!(intr & SHADOW))
+        return;
+    uint64_t pending = vmcs_readnat(GUEST_PENDING_DBG_EXCEPTIONS);
+    uint64_t want = entry_pending_dbg(pending, intr, vmcs_readnat(GUEST_RFLAGS));
+    if (want != pending)
+        vmcs_writenat(GUEST_PENDING_DBG_EXCEPTIONS, want);
 }
 
 void vcpu_skip_instruction(struct vcpu *vcpu)
@@ -102,7 +154,7 @@ bool vcpu_in_64bit_mode(struct vcpu *vcpu)
 
 bool vcpu_halt(struct vcpu *vcpu)
 {
-    if (vcpu->pending_event)
+    if (vcpu->pending_event || debug_trap_pending())
         return false;
     vcpu->halt_if = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF;
     vcpu->halted = true;
@@ -113,8 +165,7 @@ bool vcpu_interruptible(struct vcpu *vcpu)
 {
     vcpu_load(vcpu);
     return !vcpu->pending_event && (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF) &&
-           !(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) &
-             (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING));
+           !(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) & SHADOW) && !debug_trap_pending();
 }
 
 /* NMIs ignore RFLAGS.IF but wait while the CPU blocks them (from an NMI's delivery to the
@@ -124,8 +175,8 @@ bool vcpu_nmi_allowed(struct vcpu *vcpu)
 {
     vcpu_load(vcpu);
     return !vcpu->pending_event &&
-           !(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) &
-             (GUEST_INTR_STI_BLOCKING | GUEST_INTR_MOV_SS_BLOCKING | GUEST_INTR_NMI_BLOCKING));
+           !(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) & (SHADOW | GUEST_INTR_NMI_BLOCKING)) &&
+           !debug_trap_pending();
 }
 
 void vcpu_inject_nmi(struct vcpu *vcpu)
@@ -210,6 +261,7 @@ static void prepare_events(struct vcpu *vcpu)
             vmcs_read32(GUEST_ACTIVITY_STATE) != GUEST_ACTIVITY_ACTIVE)
             vmcs_write32(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
     }
+    check_pending_dbg();
     set_window_exiting(vcpu);
 }
 

@@ -214,10 +214,12 @@ bool vcpu_in_64bit_mode(struct vcpu *vcpu);
 uint64_t vcpu_guest_rip(struct vcpu *vcpu);
 /* Puts the vCPU to sleep as HLT does (after its instruction completed): until an interrupt
  * it can take with the RFLAGS.IF it has now, an NMI, or the VM layer wakes it (halted =
- * false). False, and no sleep, if an event is already queued (a single-step #DB). */
+ * false). False, and no sleep, if an event is already queued (a single-step #DB) or the CPU
+ * holds a #DB for the next entry (a breakpoint that a MOV SS held, run.c). */
 bool vcpu_halt(struct vcpu *vcpu);
 /* Whether the guest can take an external interrupt at the next entry: RFLAGS.IF=1, no STI
- * or MOV SS blocking (SDM 26.3.1.5), and no event already queued. */
+ * or MOV SS blocking (SDM 26.3.1.5), no event already queued, and no #DB that the CPU holds
+ * for the next entry (it comes first, SDM Vol. 3A 6.9). */
 bool vcpu_interruptible(struct vcpu *vcpu);
 /* Queues external interrupt vector for the next entry (the caller checked
  * vcpu_interruptible) and wakes the vCPU from HLT. */
@@ -225,7 +227,8 @@ void vcpu_inject_interrupt(struct vcpu *vcpu, uint8_t vector);
 /* Asks for an exit (EXIT_EVENTS) as soon as the guest can take an interrupt. */
 void vcpu_set_interrupt_window(struct vcpu *vcpu, bool on);
 /* Whether the guest can take an NMI at the next entry: no NMI blocking (until the IRET of
- * the last NMI's handler), no STI or MOV SS blocking, no event already queued. */
+ * the last NMI's handler), no STI or MOV SS blocking, no event already queued, no #DB held
+ * for the next entry. */
 bool vcpu_nmi_allowed(struct vcpu *vcpu);
 /* Queues an NMI for the next entry (the caller checked vcpu_nmi_allowed); wakes from HLT. */
 void vcpu_inject_nmi(struct vcpu *vcpu);

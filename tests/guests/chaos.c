@@ -1823,11 +1823,11 @@ static void known_bugs_fatal(void)
         hlt_tf_probe();
 }
 
-static void known_bugs(void)
+/* A load that starts in the last bytes of RAM and ends in nothing: the RAM bytes are RAM's,
+ * the rest all-ones; a store writes the RAM bytes (the EPT violation names the first byte past
+ * RAM, not the operand's start). */
+static void ram_end_probe(void)
 {
-    cur_phase = PH_MMIO;
-    /* A load that starts in the last bytes of RAM and ends in nothing: the RAM bytes are
-     * RAM's, the rest all-ones; a store writes the RAM bytes. */
     volatile uint8_t *end = (volatile uint8_t *)ram_end;
     end[-2] = 0x34;
     end[-1] = 0x12;
@@ -1841,6 +1841,11 @@ static void known_bugs(void)
     mmio_write32(ram_end - 2, 0xABCD5678u);
     if (end[-2] != 0x78 || end[-1] != 0x56)
         fail("RAM bytes are 0x%02x 0x%02x, want 0x78 0x56", end[-2], end[-1]);
+}
+
+static void known_bugs(void)
+{
+    test_note("bugs=1: no known-bug probe is open (the fixed ones run in fixed_bugs)");
 }
 
 /* Bugs the probes above found and that are fixed: these run in every run. */
@@ -1868,6 +1873,8 @@ static void fixed_bugs(void)
     string_nothing_probe(true);
     cur_step = 3;
     string_nothing_probe(false);
+    cur_phase = PH_MMIO;
+    ram_end_probe();
 }
 
 /* ---- main ------------------------------------------------------------------------------ */

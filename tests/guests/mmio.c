@@ -356,6 +356,71 @@ static void check_page_fault(void)
                last[0], last[1]);
 }
 
+/* ---- Operands that start in RAM and end past it (issue 10 item 3). The EPT violation names
+ * the first byte that is not RAM, not the operand's start. On a PC an unaligned operand is
+ * two accesses (SDM Vol. 1 4.1.1): the bytes in RAM are RAM's, the others come from what is
+ * past it, all-ones from nothing (a write there is dropped) and the device's own bytes from a
+ * device page. */
+
+static const uint32_t zeros[4];
+
+static void check_straddle_nothing(uint32_t end)
+{
+    volatile uint8_t *last = (volatile uint8_t *)end;
+    last[-2] = 0x34, last[-1] = 0x12;
+    uint32_t v = mmio_read32(end - 2);
+    test_check(v == 0xffff1234u, "mov from RAM end - 2: 0x%08x (want 0xffff1234: 2 bytes of RAM, then 2 of "
+               "nothing, all-ones)", v);
+    mmio_write32(end - 2, 0xabcd5678u);
+    test_check(last[-2] == 0x78 && last[-1] == 0x56, "mov to RAM end - 2: RAM holds %02x %02x (want 78 56; the "
+               "other half dropped)", last[-2], last[-1]);
+    last[-2] = 0x34, last[-1] = 0x12;
+    uint32_t f = 0x2;
+    __asm__ volatile("push %[f]; popf; lock addl $1, (%[p]); pushf; pop %[f]"
+                     : [f] "+r"(f) : [p] "r"(end - 2) : "memory", "cc");
+    test_check(last[-2] == 0x35 && last[-1] == 0x12 && (f & FL_SF) && !(f & FL_CF),
+               "lock addl $1 at RAM end - 2: RAM holds %02x %02x, flags 0x%x (want 35 12, SF: 0xffff1234 + 1)",
+               last[-2], last[-1], f & FL_STATUS);
+    uint32_t out[4];
+    *(volatile uint32_t *)(end - 4) = 0x11223344;
+    __asm__ volatile("movdqu %[z], %%xmm0; movups (%[p]), %%xmm0; movdqu %%xmm0, %[out]"
+                     : [out] "=m"(out) : [p] "r"(end - 4), [z] "m"(zeros) : "memory");
+    test_check(out[0] == 0x11223344 && out[1] == ~0u && out[2] == ~0u && out[3] == ~0u,
+               "movups from RAM end - 4: %08x %08x %08x %08x (RAM's dword, then all-ones)",
+               out[0], out[1], out[2], out[3]);
+}
+
+/* Paging puts the last RAM page at WINDOW and the IOAPIC's page right after it. */
+#define WINDOW 0x00c00000u
+static uint32_t window_pt[1024] __attribute__((aligned(4096)));
+
+static void check_straddle_device(uint32_t end)
+{
+    page_dir[0] = 0 | PDE_P_RW_PS;
+    page_dir[1] = 0x400000 | PDE_P_RW_PS;
+    page_dir[WINDOW >> 22] = (uint32_t)window_pt | 3;
+    window_pt[0] = (end - 0x1000) | 3;
+    window_pt[1] = IOAPIC_DEFAULT_BASE | 3;
+    *(volatile uint32_t *)(end - 4) = 0x11223344;
+    mmio_write32(IOAPIC_DEFAULT_BASE + IOAPIC_IOREGSEL, 0x10);
+    static const uint32_t val[4] = { 0xaabbccdd, 0x27, 0, 0 };
+    uint32_t out[4], p = WINDOW + 0xffc;
+    write_cr3((uint32_t)page_dir);
+    write_cr4(read_cr4() | CR4_PSE);
+    write_cr0(read_cr0() | CR0_PG);
+    __asm__ volatile("movdqu %[z], %%xmm1; movq (%[p]), %%xmm1; movdqu %%xmm1, %[out]; "
+                     "movdqu %[v], %%xmm2; movq %%xmm2, (%[p])"
+                     : [out] "=m"(out) : [p] "r"(p), [z] "m"(zeros), [v] "m"(val) : "memory");
+    write_cr0(read_cr0() & ~CR0_PG);
+    page_dir[WINDOW >> 22] = 0;
+    uint32_t ram = *(volatile uint32_t *)(end - 4), sel = mmio_read32(IOAPIC_DEFAULT_BASE + IOAPIC_IOREGSEL);
+    test_check(out[0] == 0x11223344 && out[1] == 0x10 && out[2] == 0 && out[3] == 0,
+               "movq across the last RAM page and the IOAPIC's: %08x %08x (RAM's dword, then IOREGSEL 0x10)",
+               out[0], out[1]);
+    test_check(ram == 0xaabbccdd && sel == 0x27, "movq store across them: RAM 0x%08x, IOREGSEL 0x%x (want "
+               "0xaabbccdd, 0x27: the device's half went to the device)", ram, sel);
+}
+
 /* ---- SETcc, CMOVcc, shifts and rotates, MUL/DIV/IMUL, bit counts, CMPS/SCAS, CMPXCHG8B
  * (issue 10 item 2, the rest). Before them anfitrion stopped the guest at each of these. */
 
@@ -535,7 +600,6 @@ static void check_cmpxchg8b(void)
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
     (void)magic;
-    (void)mbi;
     test_title("mmio: string, locked, bit-test, widening, push/pop and SSE instructions on device memory");
     lapic_sw_enable(0xff);
     version = lapic_read(LAPIC_VERSION);
@@ -559,6 +623,8 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
     check_bit_counts();
     check_cmps_scas();
     check_cmpxchg8b();
+    check_straddle_nothing((uint32_t)mb_ram_end(mbi));
+    check_straddle_device((uint32_t)mb_ram_end(mbi));
     check_page_fault();
     set_tpr(0);
     test_end();

@@ -223,6 +223,7 @@ static int fake_setup(void **state)
     fake_vmcs_set(GUEST_GS_LIMIT, 0xFFFFFFFF), fake_vmcs_set(GUEST_GS_AR_BYTES, 0xC093);
     fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 2);
     fake_vmcs_set(GUEST_INTERRUPTIBILITY_INFO, 0);
+    fake_vmcs_set(GUEST_PENDING_DBG_EXCEPTIONS, 0);  /* no #DB held (the CPU saves it at every exit) */
     /* Every CR0 bit host-owned: v.cr0_shadow is the guest's CR0 (a test may hand bits over). */
     fake_vmcs_set(CR0_GUEST_HOST_MASK, ~0ull);
     fake_vmcs_set(GUEST_CR0, CR0_PE | CR0_ET | CR0_NE);

@@ -461,6 +461,69 @@ static void test_cc_shift_mul_count(void **state)
 }
 
 /* PUSH and POP of memory: the operand size (64-bit mode: 8, or 2 with 0x66). */
+/* The memory operand's effective address (SDM Vol. 2 2.1.5, Tables 2-1 to 2-3) from the register
+ * values below, cut to the address size, and its default segment (SS with a BP or SP base, SDM
+ * Vol. 1 3.7.5; not with R12 or R13). */
+static void test_effective_address(void **state)
+{
+    (void)state;
+    static const uint64_t regs[16] = { [DECODE_RAX] = 0x1000, [DECODE_RCX] = 0x10, [DECODE_RBX] = 0xFEE00000,
+                                       [DECODE_RSP] = 0x8000, [DECODE_RBP] = 0xFFF0, [DECODE_RSI] = 0x20,
+                                       [DECODE_RDI] = 0x30, [12] = 0x40, [13] = 0xFEE00100 };
+    static const struct { int line; enum decode_mode mode; uint8_t b[10]; unsigned n; uint64_t rip, ea; int seg; } cases[] = {
+        { __LINE__, M64, { 0x8b, 0x44, 0x8b, 0x10 }, 4, 0, 0xFEE00050, DS },           /* 0x10(%rbx,%rcx,4) */
+        { __LINE__, M64, { 0x8b, 0x05, 0xf0, 0xff, 0xff, 0xff }, 6, 0x7000, 0x6FF0, DS },    /* -0x10(%rip) */
+        { __LINE__, M64, { 0x67, 0x8b, 0x05, 0x00, 0x10, 0x00, 0x00 }, 7, 0x1FFFFF000ull, 0, DS }, /* (%eip) wraps */
+        { __LINE__, M64, { 0x42, 0x8b, 0x04, 0x25, 0x80, 0x00, 0x00, 0x00 }, 8, 0, 0xC0, DS },    /* 0x80(,%r12,1) */
+        { __LINE__, M64, { 0x41, 0x8b, 0x45, 0x00 }, 4, 0, 0xFEE00100, DS },           /* 0x0(%r13) */
+        { __LINE__, M64, { 0x8b, 0x45, 0x08 }, 3, 0, 0xFFF8, SS },                     /* 0x8(%rbp) */
+        { __LINE__, M64, { 0x8b, 0x04, 0x24 }, 3, 0, 0x8000, SS },                     /* (%rsp) */
+        { __LINE__, M64, { 0x48, 0xa1, 0x80, 0x00, 0xe0, 0xfe, 0, 0, 0, 0 }, 10, 0, 0xFEE00080, DS },  /* moffs */
+        { __LINE__, M64, { 0x26, 0x8b, 0x45, 0x00 }, 4, 0, 0xFFF0, ES },               /* %es:0x0(%rbp) */
+        { __LINE__, M32, { 0x8b, 0x05, 0x80, 0x00, 0xe0, 0xfe }, 6, 0, 0xFEE00080, DS },    /* [disp32] (hand) */
+        { __LINE__, M32, { 0x8b, 0x84, 0xb3, 0x00, 0x01, 0x00, 0x00 }, 7, 0, 0xFEE00180, DS }, /* 0x100(%ebx,%esi,4) */
+        { __LINE__, M32, { 0x8b, 0x04, 0x8d, 0x00, 0x00, 0xe0, 0xfe }, 7, 0, 0xFEE00040, DS }, /* -0x1200000(,%ecx,4) */
+        { __LINE__, M32, { 0x8b, 0x44, 0x24, 0xfc }, 4, 0, 0x7FFC, SS },               /* -0x4(%esp) */
+        { __LINE__, M32, { 0x67, 0x8b, 0x00 }, 3, 0, 0x20, DS },                       /* (%bx,%si) */
+        { __LINE__, M16, { 0x8b, 0x42, 0x10 }, 3, 0, 0x20, SS },                       /* 0x10(%bp,%si) wraps */
+        { __LINE__, M16, { 0x8b, 0x06, 0x34, 0x12 }, 4, 0, 0x1234, DS },               /* [disp16] (hand) */
+        { __LINE__, M16, { 0x8b, 0x47, 0xfe }, 3, 0, 0xFFFE, DS },                     /* -0x2(%bx) */
+        { __LINE__, M16, { 0x8b, 0x46, 0x00 }, 3, 0, 0xFFF0, SS },                     /* 0x0(%bp) */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mmio_insn in;
+        if (decode_mmio(cases[i].b, cases[i].n, cases[i].mode, &in) != 0 || in.len != cases[i].n)
+            fail_msg("line %d: not decoded whole", cases[i].line);
+        uint64_t base = in.base == DECODE_RIP ? cases[i].rip : in.base >= 0 ? regs[in.base] : 0;
+        uint64_t ea = mmio_ea(&in, base, in.index >= 0 ? regs[in.index] : 0);
+        if (ea != cases[i].ea || in.seg != cases[i].seg)
+            fail_msg("line %d: EA 0x%llx seg %d, want 0x%llx seg %d", cases[i].line, (unsigned long long)ea,
+                     in.seg, (unsigned long long)cases[i].ea, cases[i].seg);
+    }
+}
+
+/* BT* r/m, reg: the byte displacement of the operand accessed, signed (SDM Vol. 2 BT); the
+ * immediate forms and other instructions have none. */
+static void test_bit_string_delta(void **state)
+{
+    (void)state;
+    static const struct { enum decode_mode mode; uint8_t b[5]; unsigned n; uint64_t reg; int64_t delta; } cases[] = {
+        { M32, { 0x0f, 0xa3, 0x08 }, 3, 33, 4 },                    /* bt %ecx,(%eax) */
+        { M32, { 0x0f, 0xab, 0x08 }, 3, 0xFFFFFFFF, -4 },           /* bts %ecx,(%eax): -1 */
+        { M32, { 0x66, 0x0f, 0xb3, 0x08 }, 4, 0x12340010, 2 },      /* btr %cx,(%eax): 16 of CX */
+        { M64, { 0x48, 0x0f, 0xbb, 0x08 }, 4, 0x8000000000000000ull, INT64_MIN / 8 },  /* btc, 64-bit */
+        { M32, { 0x0f, 0xba, 0x20, 0x21 }, 4, 0, 0 },               /* bt $33,(%eax): none */
+        { M32, { 0x01, 0x08 }, 2, 64, 0 },                          /* add: none */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct mmio_insn in;
+        assert_int_equal(decode_mmio(cases[i].b, cases[i].n, cases[i].mode, &in), 0);
+        if (mmio_bit_string_delta(&in, cases[i].reg) != cases[i].delta)
+            fail_msg("case %zu: %lld, want %lld", i, (long long)mmio_bit_string_delta(&in, cases[i].reg),
+                     (long long)cases[i].delta);
+    }
+}
+
 static void test_push_pop(void **state)
 {
     (void)state;
@@ -1021,6 +1084,8 @@ int main(void)
         cmocka_unit_test(test_alu_32_16),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_effective_address),
+        cmocka_unit_test(test_bit_string_delta),
         cmocka_unit_test(test_push_pop),
         cmocka_unit_test(test_cc_shift_mul_count),
         cmocka_unit_test(test_refused),

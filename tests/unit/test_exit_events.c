@@ -1,8 +1,10 @@
 /* Host unit tests for event delivery in vmx/run.c: interruptibility, interrupt injection and
  * the interrupt window (prepare_events, static, reached since fake_vmcs.h includes run.c), the
  * re-delivery of an event whose delivery an exit interrupted (requeue_vectoring_event), RIP
- * advance ending STI blocking, and vcpu_run over the fake VM entry of fake_vmcs.h. Rules: SDM
- * 25.4.2 (interruptibility), 27.6 (event injection), 28.2.4 (IDT-vectoring information). */
+ * advance ending STI blocking, single steps and the debug exceptions MOV SS holds pending, and
+ * vcpu_run over the fake VM entry of fake_vmcs.h. Rules: SDM 25.4.2 (interruptibility), 27.3.1.5
+ * (its entry checks), 27.6 (event injection), 27.7.3 (pending debug exceptions after entry),
+ * 28.2.4 (IDT-vectoring information); Vol. 3A 6.8.3 (MOV SS). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -245,6 +247,86 @@ static void test_single_step_over_emulated(void **state)
     assert_int_equal(v.pending_event, 0);
 }
 
+/* The pending debug exceptions field: B0-B3, the enabled breakpoint (bit 12) and BS (SDM Vol.
+ * 3C 25.4.2, Table 25-4). */
+#define PDBG_B0 (1u << 0)
+#define PDBG_BP (1u << 12)
+#define PDBG_BS (1u << 14)
+
+/* TF, MOV SS, then an instruction that exits (CPUID): the CPU held MOV SS's single step and a data
+ * breakpoint of it in the pending debug exceptions field (SDM Vol. 3A 6.8.3). Completing the
+ * instruction ends the blocking and queues one #DB after it whose DR6 has BS and B0 (an entry
+ * that injects it delivers none of the field, Vol. 3C 27.7.3), the field emptied. */
+static void test_single_step_after_mov_ss(void **state)
+{
+    (void)state;
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | RFLAGS_TF);
+    fake_vmcs_set(GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_MOV_SS_BLOCKING);
+    fake_vmcs_set(GUEST_PENDING_DBG_EXCEPTIONS, PDBG_BS | PDBG_BP | PDBG_B0);
+    fake_vmcs_set(VM_EXIT_INSTRUCTION_LEN, 2);
+    fake_dr[6] = 0xFFFF0FF0;
+    vcpu_skip_instruction(&v);
+    assert_rip_advanced(2);
+    assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | 1);
+    assert_int_equal(fake_dr[6], 0xFFFF0FF0 | PDBG_BS | PDBG_B0);
+    assert_int_equal(fake_vmcs_get(GUEST_PENDING_DBG_EXCEPTIONS), 0);
+    assert_int_equal(fake_vmcs_get(GUEST_INTERRUPTIBILITY_INFO), 0);
+    /* A REP string's step between iterations (RIP stays) is an instruction boundary too. */
+    fake_setup(state);
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | RFLAGS_TF);
+    fake_vmcs_set(GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_MOV_SS_BLOCKING | GUEST_INTR_NMI_BLOCKING);
+    fake_vmcs_set(GUEST_PENDING_DBG_EXCEPTIONS, PDBG_BS);
+    vcpu_inject_single_step(&v);
+    assert_rip_kept();
+    assert_int_equal(fake_vmcs_get(GUEST_INTERRUPTIBILITY_INFO), GUEST_INTR_NMI_BLOCKING);
+    assert_int_equal(fake_dr[6], PDBG_BS);
+}
+
+/* VM entry's check (SDM Vol. 3C 27.3.1.5, Checks on Guest Non-Register State): under STI or MOV SS blocking, pending BS must equal
+ * RFLAGS.TF (IA32_DEBUGCTL.BTF is 0); without that blocking the field is left alone. prepare_events
+ * makes it so before every entry and writes the field only when it has to. */
+static void test_entry_pending_dbg(void **state)
+{
+    static const struct { uint64_t pending; uint32_t intr; uint64_t rflags, want; } cases[] = {
+        { 0, GUEST_INTR_MOV_SS_BLOCKING, 0x2 | RFLAGS_TF, PDBG_BS },
+        { PDBG_BS, GUEST_INTR_STI_BLOCKING | GUEST_INTR_NMI_BLOCKING, 0x2 | RFLAGS_IF, 0 },
+        { PDBG_BS | PDBG_BP | PDBG_B0, GUEST_INTR_MOV_SS_BLOCKING, 0x2 | RFLAGS_TF, PDBG_BS | PDBG_BP | PDBG_B0 },
+        { PDBG_BP | PDBG_B0, GUEST_INTR_MOV_SS_BLOCKING, 0x2, PDBG_BP | PDBG_B0 },
+        { PDBG_BS, 0, 0x2, PDBG_BS },
+        { 0, GUEST_INTR_NMI_BLOCKING, 0x2 | RFLAGS_TF, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (entry_pending_dbg(cases[i].pending, cases[i].intr, cases[i].rflags) != cases[i].want)
+            fail_msg("case %zu: 0x%lx", i, entry_pending_dbg(cases[i].pending, cases[i].intr, cases[i].rflags));
+        fake_setup(state);
+        fake_vmcs_set(GUEST_PENDING_DBG_EXCEPTIONS, cases[i].pending);
+        fake_vmcs_set(GUEST_INTERRUPTIBILITY_INFO, cases[i].intr);
+        fake_vmcs_set(GUEST_RFLAGS, cases[i].rflags);
+        prepare_events(&v);
+        assert_int_equal(fake_vmcs_get(GUEST_PENDING_DBG_EXCEPTIONS), cases[i].want);
+        assert_int_equal(fake_vmcs_writes(GUEST_PENDING_DBG_EXCEPTIONS), cases[i].want != cases[i].pending);
+    }
+}
+
+/* A #DB the next entry delivers from the pending debug exceptions field (BS, or an enabled
+ * breakpoint) is a trap of the previous instruction: it comes before an interrupt, an NMI and
+ * HLT's sleep (SDM Vol. 3A 6.9), and injecting one of those would lose it (Vol. 3C 27.7.3). B0
+ * alone (a breakpoint not enabled) is no #DB. */
+static void test_pending_db_comes_first(void **state)
+{
+    static const struct { uint64_t pending; bool first; } cases[] = {
+        { PDBG_BS, true }, { PDBG_BP | PDBG_B0, true }, { PDBG_B0, false }, { 0, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_setup(state);
+        fake_vmcs_set(GUEST_RFLAGS, RF_IF);
+        fake_vmcs_set(GUEST_PENDING_DBG_EXCEPTIONS, cases[i].pending);
+        assert_int_equal(vcpu_interruptible(&v), !cases[i].first);
+        assert_int_equal(vcpu_nmi_allowed(&v), !cases[i].first);
+        assert_int_equal(vcpu_halt(&v), !cases[i].first);
+    }
+}
+
 /* NMIs ignore IF but wait for NMI blocking (until IRET), STI and MOV SS blocking and a queued
  * event (SDM 6.7.1, 26.3.1.5); one is injected as type NMI, vector 2, and wakes HLT; the NMI
  * window is bit 22 of the primary controls (25.6.2), asked only with virtual NMIs. */
@@ -295,6 +377,9 @@ int main(void)
         FAKE_TEST(test_injected_fault_sets_rf),
         FAKE_TEST(test_real_mode_exception_without_error_code),
         FAKE_TEST(test_single_step_over_emulated),
+        FAKE_TEST(test_single_step_after_mov_ss),
+        FAKE_TEST(test_entry_pending_dbg),
+        FAKE_TEST(test_pending_db_comes_first),
         FAKE_TEST(test_nmi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

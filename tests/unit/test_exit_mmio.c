@@ -113,6 +113,7 @@ static void test_mov(void **state)
 {
     INSN(CS32, 0x8b, 0x48, 0x30);                           /* mov 0x30(%eax),%ecx */
     set_dev32(0x30, 0x50014);
+    v.regs.rax = DEV_BASE;
     v.regs.rcx = 0xFFFFFFFF00000000ull;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x30, false)), EXIT_CONTINUE);
     assert_int_equal(v.regs.rcx, 0x50014);
@@ -120,6 +121,7 @@ static void test_mov(void **state)
     assert_rip_advanced(3);
 
     INSN(CS32, 0x89, 0x10);                                 /* mov %edx,(%eax) */
+    v.regs.rax = DEV_BASE + 0x80;
     v.regs.rdx = 0x12345678;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, true)), EXIT_CONTINUE);
     expect_access(0, DEV_BASE + 0x80, 4, true, 0x12345678);
@@ -143,9 +145,9 @@ static void test_xchg(void **state)
     assert_int_equal(RFLAGS(), 0x2 | EMU_CF);               /* XCHG changes no flag */
     assert_rip_advanced(6);
 
-    INSN(CS32, 0x86, 0x20);                                 /* xchg %ah,(%eax) */
+    INSN(CS32, 0x86, 0x23);                                 /* xchg %ah,(%ebx) */
     set_dev32(0x80, 0x11);
-    v.regs.rax = 0xFFFF2233;
+    v.regs.rax = 0xFFFF2233, v.regs.rbx = DEV_BASE + 0x80;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     expect_access(1, DEV_BASE + 0x80, 1, true, 0x22);
     assert_int_equal(v.regs.rax, 0xFFFF1133);
@@ -157,6 +159,7 @@ static void test_lock_or(void **state)
 {
     INSN(CS32, 0xf0, 0x83, 0x08, 0x10);                     /* lock orl $0x10,(%eax) */
     set_dev32(0x80, 0x20);
+    v.regs.rax = DEV_BASE + 0x80;
     fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_CF | EMU_OF | EMU_ZF);
     enum exit_action a = exit_mmio(&v, DEV_BASE + 0x80, false);
     assert_int_equal(a, EXIT_REQUEST);
@@ -205,8 +208,8 @@ static const struct alu_case alu_cases[] = {
     { "neg", { 0xf7, 0x18 }, 2, 1, 0, 0, 2, 0xFFFFFFFF, 0, EMU_CF | EMU_SF | EMU_AF | EMU_PF },
     /* btl $4,(%eax): CF is the bit, read only. */
     { "bt", { 0x0f, 0xba, 0x20, 0x04 }, 4, 0x10, 0, EMU_ZF, 1, 0x10, 0, EMU_ZF | EMU_CF },
-    /* lock btsl %ecx,(%eax) with ECX = 33: bit 1. */
-    { "bts", { 0xf0, 0x0f, 0xab, 0x08 }, 4, 0x1, 33, EMU_CF, 2, 0x3, 33, 0 },
+    /* lock btsl %ecx,(%eax) with ECX = 1 (test_bit_string: larger offsets). */
+    { "bts", { 0xf0, 0x0f, 0xab, 0x08 }, 4, 0x1, 1, EMU_CF, 2, 0x3, 1, 0 },
     /* btrl $0,(%eax). */
     { "btr", { 0x0f, 0xba, 0x30, 0x00 }, 4, 0x81, 0, 0, 2, 0x80, 0, EMU_CF },
     /* xorw %cx,(%eax): 16 bits, the device's upper half untouched by the 2-byte store. */
@@ -219,6 +222,7 @@ static void test_alu_forms(void **state)
         const struct alu_case *c = &alu_cases[i];
         setup_insn(state, CS32, c->bytes, c->n);
         set_dev32(0x80, c->dev_before);
+        v.regs.rax = DEV_BASE + 0x80;
         v.regs.rcx = c->ecx_before;
         fake_vmcs_set(GUEST_RFLAGS, 0x202 | c->flags_in);
         assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
@@ -232,12 +236,31 @@ static void test_alu_forms(void **state)
     }
 }
 
+/* BT* with a register offset address a bit string from the operand: the dword at EA +
+ * 4 * (offset >> 5), signed, its bit offset & 31 (SDM Vol. 2 BT). */
+static void test_bit_string(void **state)
+{
+    INSN(CS32, 0xf0, 0x0f, 0xab, 0x08);                     /* lock btsl %ecx,(%eax) */
+    v.regs.rax = DEV_BASE + 0x80, v.regs.rcx = 33;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x84, false)), EXIT_CONTINUE);
+    expect_access(0, DEV_BASE + 0x84, 4, false, 0);
+    expect_access(1, DEV_BASE + 0x84, 4, true, 2);
+
+    INSN(CS32, 0x0f, 0xa3, 0x08);                           /* btl %ecx,(%eax): ECX = -1 */
+    set_dev32(0x7C, 0x80000000);
+    v.regs.rax = DEV_BASE + 0x80, v.regs.rcx = 0xFFFFFFFF;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x7C, false)), EXIT_CONTINUE);
+    expect_access(0, DEV_BASE + 0x7C, 4, false, 0x80000000);
+    assert_true(RFLAGS() & EMU_CF);
+    assert_int_equal(n_log, 1);
+}
+
 /* CMPXCHG: equal stores the source; not equal loads the accumulator and writes nothing. */
 static void test_cmpxchg(void **state)
 {
     INSN(CS64, 0xf0, 0x0f, 0xb1, 0x0a);                     /* lock cmpxchg %ecx,(%rdx) */
     set_dev32(0x80, 0x20);
-    v.regs.rax = 0xFFFFFFFF00000020ull, v.regs.rcx = 0x30;
+    v.regs.rax = 0xFFFFFFFF00000020ull, v.regs.rcx = 0x30, v.regs.rdx = DEV_BASE + 0x80;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(dev32(0x80), 0x30);
     assert_int_equal(v.regs.rax, 0xFFFFFFFF00000020ull);   /* success: RAX untouched */
@@ -246,7 +269,7 @@ static void test_cmpxchg(void **state)
 
     INSN(CS64, 0xf0, 0x0f, 0xb1, 0x0a);
     set_dev32(0x80, 0x20);
-    v.regs.rax = 0xFFFFFFFF00000010ull, v.regs.rcx = 0x30;
+    v.regs.rax = 0xFFFFFFFF00000010ull, v.regs.rcx = 0x30, v.regs.rdx = DEV_BASE + 0x80;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(n_log, 1);                             /* no write to the device */
     assert_int_equal(v.regs.rax, 0x20);                     /* EAX loaded, zero-extended */
@@ -260,7 +283,7 @@ static void test_xadd(void **state)
 {
     INSN(CS64, 0xf0, 0x0f, 0xc1, 0x02);                     /* lock xadd %eax,(%rdx) */
     set_dev32(0x80, 5);
-    v.regs.rax = 0x1111111100000003ull;
+    v.regs.rax = 0x1111111100000003ull, v.regs.rdx = DEV_BASE + 0x80;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(dev32(0x80), 8);
     assert_int_equal(v.regs.rax, 5);
@@ -415,6 +438,7 @@ static void test_sse_load_pieces(void **state)
     for (unsigned i = 0; i < 16; i++)
         dev[0x2C + i] = (uint8_t)(0xA0 + i);
     memset(fake_xmm[1], 0x55, 16);
+    v.regs.rax = DEV_BASE + 0x2C;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x2C, false)), EXIT_CONTINUE);
     assert_int_equal(n_log, 3);
     expect_access(0, DEV_BASE + 0x2C, 4, false, 0xA3A2A1A0);
@@ -430,6 +454,7 @@ static void test_sse_movq_nothing(void **state)
 {
     INSN(CS32, 0xf3, 0x0f, 0x7e, 0x18);                     /* movq (%eax),%xmm3 */
     memset(fake_xmm[3], 0x55, 16);
+    v.regs.rax = NOTHING;
     assert_int_equal(answer(exit_mmio(&v, NOTHING, false)), EXIT_CONTINUE);
     expect_access(0, NOTHING, 8, false, ~0ull);
     static const uint8_t want[16] = { 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF };
@@ -443,6 +468,7 @@ static void test_sse_store(void **state)
     INSN(CS64, 0xf3, 0x44, 0x0f, 0x7f, 0x08);               /* movdqu %xmm9,(%rax) */
     for (unsigned i = 0; i < 16; i++)
         fake_xmm[9][i] = (uint8_t)i;
+    v.regs.rax = DEV_BASE + 0x100;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x100, true)), EXIT_CONTINUE);
     expect_access(0, DEV_BASE + 0x100, 8, true, 0x0706050403020100ull);
     expect_access(1, DEV_BASE + 0x108, 8, true, 0x0F0E0D0C0B0A0908ull);
@@ -453,6 +479,7 @@ static void test_sse_store(void **state)
 static void test_sse_misaligned(void **state)
 {
     INSN(CS32, 0x66, 0x0f, 0x6f, 0x00);                     /* movdqa (%eax),%xmm0 */
+    v.regs.rax = DEV_BASE + 0x28;
     assert_int_equal(exit_mmio(&v, DEV_BASE + 0x28, false), EXIT_CONTINUE);
     assert_int_equal(v.pending_event, GP_EVENT);
     assert_rip_kept();
@@ -463,6 +490,7 @@ static void test_push(void **state)
 {
     INSN(CS32, 0xff, 0x30);                                 /* push (%eax) */
     set_dev32(0x30, 0x50014);
+    v.regs.rax = DEV_BASE + 0x30;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x30, false)), EXIT_CONTINUE);
     assert_int_equal(ram32(0x7FFC), 0x50014);
     assert_int_equal(fake_vmcs_get(GUEST_RSP), 0x7FFC);
@@ -473,6 +501,7 @@ static void test_push(void **state)
     fake_vmcs_set(GUEST_SS_AR_BYTES, SS16);
     fake_vmcs_set(GUEST_RSP, 0x10000);                      /* SP = 0: the push wraps to 0xFFFE */
     set_dev32(0x30, 0xBEEF);
+    v.regs.rax = DEV_BASE + 0x30;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x30, false)), EXIT_CONTINUE);
     assert_int_equal(ram[0xFFFE] | ram[0xFFFF] << 8, 0xBEEF);
     assert_int_equal(fake_vmcs_get(GUEST_RSP), 0x1FFFE);
@@ -484,6 +513,7 @@ static void test_pop(void **state)
 {
     INSN(CS32, 0x8f, 0x00);                                 /* pop (%eax) */
     set_ram32(0x8000, 0xEF);
+    v.regs.rax = DEV_BASE + 0x80;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, true)), EXIT_CONTINUE);
     expect_access(0, DEV_BASE + 0x80, 4, true, 0xEF);
     assert_int_equal(fake_vmcs_get(GUEST_RSP), 0x8004);
@@ -496,6 +526,7 @@ static void test_push_stack_outside_ram(void **state)
 {
     INSN(CS32, 0xff, 0x30);
     fake_vmcs_set(GUEST_RSP, NOTHING);
+    v.regs.rax = DEV_BASE + 0x30;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x30, false)), EXIT_CRASH);
     assert_int_equal(n_requests, 0);
     assert_non_null(strstr(v.crash_reason, "stack outside RAM"));
@@ -515,6 +546,7 @@ static void test_setcc(void **state)
 {
     INSN(CS32, 0x0f, 0x94, 0x00);                           /* sete (%eax) */
     set_dev32(0x80, 0x55);
+    v.regs.rax = DEV_BASE + 0x80;
     fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, true)), EXIT_CONTINUE);
     expect_access(0, DEV_BASE + 0x80, 1, true, 1);
@@ -524,6 +556,7 @@ static void test_setcc(void **state)
     assert_rip_advanced(3);
 
     INSN(CS32, 0x0f, 0x9f, 0x00);                           /* setg (%eax): ZF=0, SF != OF */
+    v.regs.rax = DEV_BASE + 0x80;
     fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_SF);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, true)), EXIT_CONTINUE);
     expect_access(0, DEV_BASE + 0x80, 1, true, 0);
@@ -536,6 +569,7 @@ static void test_cmov(void **state)
 {
     INSN(CS64, 0x0f, 0x44, 0x08);                           /* cmove (%rax),%ecx */
     set_dev32(0x80, 0x1234);
+    v.regs.rax = DEV_BASE + 0x80;
     v.regs.rcx = 0xAAAAAAAA55555555ull;
     fake_vmcs_set(GUEST_RFLAGS, 0x2);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
@@ -545,13 +579,14 @@ static void test_cmov(void **state)
 
     INSN(CS64, 0x0f, 0x44, 0x08);
     set_dev32(0x80, 0x1234);
+    v.regs.rax = DEV_BASE + 0x80;
     v.regs.rcx = 0xAAAAAAAA55555555ull;
     fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(v.regs.rcx, 0x1234);
 
     INSN(CS64, 0x4c, 0x0f, 0x45, 0x4b, 0x08);               /* cmovne 0x8(%rbx),%r9: false */
-    v.regs.r9 = 0xAAAAAAAA55555555ull;
+    v.regs.r9 = 0xAAAAAAAA55555555ull, v.regs.rbx = DEV_BASE + 0x78;
     fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(n_log, 1);
@@ -564,6 +599,7 @@ static void test_shift(void **state)
 {
     INSN(CS32, 0xd3, 0x20);                                 /* shll %cl,(%eax) */
     set_dev32(0x80, 0x80000001);
+    v.regs.rax = DEV_BASE + 0x80;
     v.regs.rcx = 1;
     fake_vmcs_set(GUEST_RFLAGS, 0x2);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
@@ -573,6 +609,7 @@ static void test_shift(void **state)
 
     INSN(CS32, 0xd3, 0x20);
     set_dev32(0x80, 0x80000001);
+    v.regs.rax = DEV_BASE + 0x80;
     v.regs.rcx = 0x20;                                      /* masked to 0 */
     fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
@@ -585,25 +622,25 @@ static void test_shift(void **state)
 /* DIV: EDX:EAX / m; a zero divisor is #DE, RIP and the registers kept (SDM Vol. 2 DIV). */
 static void test_div(void **state)
 {
-    INSN(CS32, 0xf7, 0x30);                                 /* divl (%eax) */
+    INSN(CS32, 0xf7, 0x33);                                 /* divl (%ebx) */
     set_dev32(0x80, 7);
-    v.regs.rax = 100, v.regs.rdx = 0;
+    v.regs.rax = 100, v.regs.rdx = 0, v.regs.rbx = DEV_BASE + 0x80;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(v.regs.rax, 14);
     assert_int_equal(v.regs.rdx, 2);
     assert_rip_advanced(2);
 
-    INSN(CS32, 0xf7, 0x30);
+    INSN(CS32, 0xf7, 0x33);
     set_dev32(0x80, 0);
-    v.regs.rax = 100, v.regs.rdx = 0;
+    v.regs.rax = 100, v.regs.rdx = 0, v.regs.rbx = DEV_BASE + 0x80;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | 0);
     assert_int_equal(v.regs.rax, 100);
     assert_rip_kept();
 
-    INSN(CS32, 0xf7, 0x20);                                 /* mull (%eax): EDX:EAX */
+    INSN(CS32, 0xf7, 0x23);                                 /* mull (%ebx): EDX:EAX */
     set_dev32(0x80, 0x10);
-    v.regs.rax = 0x80000000, v.regs.rdx = 5;
+    v.regs.rax = 0x80000000, v.regs.rdx = 5, v.regs.rbx = DEV_BASE + 0x80;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(v.regs.rax, 0);
     assert_int_equal(v.regs.rdx, 8);
@@ -615,12 +652,14 @@ static void test_div(void **state)
 static void test_bsf(void **state)
 {
     INSN(CS64, 0x0f, 0xbc, 0x08);                           /* bsf (%rax),%ecx */
+    v.regs.rax = DEV_BASE + 0x80;
     v.regs.rcx = 0xAAAAAAAA55555555ull;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(v.regs.rcx, 0xAAAAAAAA55555555ull);
     assert_true(RFLAGS() & EMU_ZF);
     INSN(CS64, 0x0f, 0xbc, 0x08);
     set_dev32(0x80, 0x100);
+    v.regs.rax = DEV_BASE + 0x80;
     v.regs.rcx = 0xAAAAAAAA55555555ull;
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(v.regs.rcx, 8);
@@ -685,9 +724,9 @@ static void test_repnz_scas(void **state)
  * nothing written (SDM Vol. 2 CMPXCHG8B). */
 static void test_cmpxchg8b(void **state)
 {
-    INSN(CS64, 0xf0, 0x0f, 0xc7, 0x08);                     /* lock cmpxchg8b (%rax) */
+    INSN(CS64, 0xf0, 0x0f, 0xc7, 0x0e);                     /* lock cmpxchg8b (%rsi) */
     set_dev32(0x80, 0x11), set_dev32(0x84, 0x22);
-    v.regs.rax = 0x11, v.regs.rdx = 0x22, v.regs.rbx = 0x33, v.regs.rcx = 0x44;
+    v.regs.rax = 0x11, v.regs.rdx = 0x22, v.regs.rbx = 0x33, v.regs.rcx = 0x44, v.regs.rsi = DEV_BASE + 0x80;
     fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_CF);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     expect_access(0, DEV_BASE + 0x80, 4, false, 0x11);
@@ -697,9 +736,9 @@ static void test_cmpxchg8b(void **state)
     assert_int_equal(RFLAGS(), 0x2 | EMU_CF | EMU_ZF);
     assert_rip_advanced(4);
 
-    INSN(CS64, 0x0f, 0xc7, 0x08);                           /* cmpxchg8b (%rax): differs */
+    INSN(CS64, 0x0f, 0xc7, 0x0e);                           /* cmpxchg8b (%rsi): differs */
     set_dev32(0x80, 0x11), set_dev32(0x84, 0x22);
-    v.regs.rax = 0xFFFFFFFF00000011ull, v.regs.rdx = 0x23;
+    v.regs.rax = 0xFFFFFFFF00000011ull, v.regs.rdx = 0x23, v.regs.rsi = DEV_BASE + 0x80;
     fake_vmcs_set(GUEST_RFLAGS, 0x2 | EMU_ZF);
     assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0x80, false)), EXIT_CONTINUE);
     assert_int_equal(n_log, 2);
@@ -708,9 +747,179 @@ static void test_cmpxchg8b(void **state)
     assert_int_equal(RFLAGS(), 0x2);
     assert_rip_advanced(3);
 
-    INSN(CS64, 0x48, 0x0f, 0xc7, 0x08);                     /* cmpxchg16b, not 16-byte aligned */
+    INSN(CS64, 0x48, 0x0f, 0xc7, 0x0e);                     /* cmpxchg16b, not 16-byte aligned */
+    v.regs.rsi = DEV_BASE + 0x88;
     assert_int_equal(exit_mmio(&v, DEV_BASE + 0x88, false), EXIT_CONTINUE);
     assert_int_equal(v.pending_event, GP_EVENT);
+    assert_rip_kept();
+}
+
+/* ---- An operand that starts in RAM and ends past it: the EPT violation names the first byte
+ * that is not RAM, not the operand's start, so the operand is located from its effective
+ * address. As on a PC, the RAM bytes are RAM's and the rest goes where it is: all-ones from
+ * nothing (writes dropped; the fake logs bad_access's 64-bit answer), or the device's bytes. */
+
+#define RAM_END RAM_SIZE
+
+static void set_ram_end(uint8_t below2, uint8_t below1)
+{
+    ram[RAM_END - 2] = below2, ram[RAM_END - 1] = below1;
+}
+
+static unsigned ram_end16(void) { return ram[RAM_END - 2] | ram[RAM_END - 1] << 8; }
+
+/* A dword load at RAM end - 2, by MOV and by a string's element (LODS): two bytes of RAM, one
+ * request for the two past it. */
+static void test_split_load(void **state)
+{
+    static const struct { uint8_t bytes[2]; unsigned n; } forms[] = {
+        { { 0x8b, 0x03 }, 2 },                              /* mov (%ebx),%eax */
+        { { 0xad }, 1 },                                    /* lodsl */
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        setup_insn(state, CS32, forms[i].bytes, forms[i].n);
+        set_ram_end(0x34, 0x12);
+        v.regs.rbx = v.regs.rsi = RAM_END - 2;
+        assert_int_equal(answer(exit_mmio(&v, RAM_END, false)), EXIT_CONTINUE);
+        assert_int_equal(n_log, 1);
+        expect_access(0, RAM_END, 2, false, ~0ull);
+        assert_int_equal(v.regs.rax, 0xFFFF1234);
+        assert_rip_advanced(forms[i].n);
+        assert_no_unset_reads();
+    }
+    assert_int_equal(v.regs.rsi, RAM_END + 2);              /* LODS moved ESI by 4 */
+}
+
+/* A store there: RAM's two bytes written, the other two dropped by nothing. */
+static void test_split_store(void **state)
+{
+    INSN(CS32, 0x89, 0x03);                                 /* mov %eax,(%ebx) */
+    v.regs.rax = 0xABCD5678, v.regs.rbx = RAM_END - 2;
+    assert_int_equal(answer(exit_mmio(&v, RAM_END, true)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 1);
+    expect_access(0, RAM_END, 2, true, 0xABCD);
+    assert_int_equal(ram_end16(), 0x5678);
+    assert_rip_advanced(2);
+    assert_no_unset_reads();
+}
+
+/* A read-modify-write: the load is RAM's bytes and all-ones, the sum's low half goes to RAM and
+ * the high half to nothing, the flags from the whole dword (0xFFFF1234 + 1, SDM Vol. 2 ADD). */
+static void test_split_rmw(void **state)
+{
+    INSN(CS32, 0xf0, 0x83, 0x03, 0x01);                     /* lock addl $1,(%ebx) */
+    set_ram_end(0x34, 0x12);
+    v.regs.rbx = RAM_END - 2;
+    assert_int_equal(answer(exit_mmio(&v, RAM_END, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 2);
+    expect_access(0, RAM_END, 2, false, ~0ull);
+    expect_access(1, RAM_END, 2, true, 0xFFFF);
+    assert_int_equal(ram_end16(), 0x1235);
+    assert_int_equal(STATUS_OF(RFLAGS()), EMU_SF | EMU_PF);
+    assert_rip_advanced(4);
+    assert_no_unset_reads();
+}
+
+/* A qword at RAM end - 3: the five bytes past RAM in naturally aligned pieces, 4 then 1. */
+static void test_split_odd_part(void **state)
+{
+    INSN(CS64, 0x48, 0x8b, 0x03);                           /* mov (%rbx),%rax */
+    ram[RAM_END - 3] = 0x56;
+    set_ram_end(0x34, 0x12);
+    v.regs.rbx = RAM_END - 3;
+    assert_int_equal(answer(exit_mmio(&v, RAM_END, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 2);
+    expect_access(0, RAM_END, 4, false, ~0ull);
+    expect_access(1, RAM_END + 4, 1, false, ~0ull);
+    assert_int_equal(v.regs.rax, 0xFFFFFFFFFF123456ull);
+    assert_rip_advanced(3);
+}
+
+/* movups across the end of RAM: its first piece is all RAM (no request), the others nothing;
+ * the store writes the RAM piece and drops the rest. */
+static void test_split_sse(void **state)
+{
+    INSN(CS32, 0x0f, 0x10, 0x03);                           /* movups (%ebx),%xmm0 */
+    memcpy(ram + RAM_END - 4, "\x01\x02\x03\x04", 4);
+    v.regs.rbx = RAM_END - 4;
+    assert_int_equal(answer(exit_mmio(&v, RAM_END, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 2);
+    expect_access(0, RAM_END, 8, false, ~0ull);
+    expect_access(1, RAM_END + 8, 4, false, ~0ull);
+    static const uint8_t want[16] = { 1, 2, 3, 4, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF };
+    assert_memory_equal(fake_xmm[0], want, 16);
+    assert_rip_advanced(3);
+
+    INSN(CS32, 0x0f, 0x11, 0x03);                           /* movups %xmm0,(%ebx) */
+    for (unsigned i = 0; i < 16; i++)
+        fake_xmm[0][i] = (uint8_t)(0xA0 + i);
+    v.regs.rbx = RAM_END - 4;
+    assert_int_equal(answer(exit_mmio(&v, RAM_END, true)), EXIT_CONTINUE);
+    assert_memory_equal(ram + RAM_END - 4, fake_xmm[0], 4);
+    expect_access(0, RAM_END, 8, true, 0xABAAA9A8A7A6A5A4ull);
+    expect_access(1, RAM_END + 8, 4, true, 0xAFAEADAC);
+    assert_no_unset_reads();
+}
+
+/* A dword at the device page's last two bytes: the device's two, then two of the page after it
+ * (nothing there), each a request at its own address. */
+static void test_split_device_end(void **state)
+{
+    INSN(CS32, 0x8b, 0x03);                                 /* mov (%ebx),%eax */
+    dev[0xFFE] = 0x78, dev[0xFFF] = 0x56;
+    v.regs.rbx = DEV_BASE + 0xFFE;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE + 0xFFE, false)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 2);
+    expect_access(0, DEV_BASE + 0xFFE, 2, false, 0x5678);
+    expect_access(1, DEV_BASE + 0x1000, 2, false, ~0ull);
+    assert_int_equal(v.regs.rax, 0xFFFF5678);
+}
+
+/* 32-bit paging that puts the last RAM page (at linear 0x400000) right below the device's
+ * (0x401000), the RAM page's PTE with the given flags; code identity-mapped by a 4 MiB page. */
+static void map_ram_below_device(uint32_t ram_pte)
+{
+    uint32_t pd = 0x10000, pt = 0x11000, pde[2] = { 0x83, pt | 3 };
+    uint32_t pte[2] = { (uint32_t)(RAM_END - 0x1000) | ram_pte, (uint32_t)DEV_BASE | 3 };
+    memcpy(ram + pd, pde, sizeof pde);
+    memcpy(ram + pt, pte, sizeof pte);
+    v.cr0_shadow |= CR0_PG, v.cr4_shadow |= CR4_PSE;
+    fake_vmcs_set(GUEST_CR3, pd);
+}
+
+/* Across RAM and the device page: a store writes RAM's part and gives the device its part, a
+ * load reads both; with the RAM page read-only (CR0.WP) the store is #PF (present, write) at
+ * the operand's start before any byte moves (SDM Vol. 3A 4.6, 4.7). */
+static void test_split_ram_device(void **state)
+{
+    INSN(CS32, 0x89, 0x03);                                 /* mov %eax,(%ebx) */
+    map_ram_below_device(3);
+    v.regs.rax = 0xABCD5678, v.regs.rbx = 0x400FFE;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE, true)), EXIT_CONTINUE);
+    assert_int_equal(n_log, 1);
+    expect_access(0, DEV_BASE, 2, true, 0xABCD);
+    assert_int_equal(ram_end16(), 0x5678);
+    assert_rip_advanced(2);
+
+    INSN(CS32, 0x8b, 0x03);                                 /* mov (%ebx),%eax */
+    map_ram_below_device(3);
+    set_ram_end(0x34, 0x12);
+    dev[0] = 0xCD, dev[1] = 0xAB;
+    v.regs.rbx = 0x400FFE;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE, false)), EXIT_CONTINUE);
+    expect_access(0, DEV_BASE, 2, false, 0xABCD);
+    assert_int_equal(v.regs.rax, 0xABCD1234);
+
+    INSN(CS32, 0x89, 0x03);
+    map_ram_below_device(1);
+    v.cr0_shadow |= CR0_WP;
+    v.regs.rax = 0xABCD5678, v.regs.rbx = 0x400FFE;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE, true)), EXIT_CONTINUE);
+    assert_int_equal(n_requests, 0);
+    assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | INTR_INFO_DELIVER_CODE | 14);
+    assert_int_equal(v.pending_error_code, 3);
+    assert_int_equal(v.regs.cr2, 0x400FFE);
+    assert_int_equal(ram_end16(), 0);
     assert_rip_kept();
 }
 
@@ -731,6 +940,7 @@ int main(void)
         FAKE_TEST(test_xchg),
         FAKE_TEST(test_lock_or),
         FAKE_TEST(test_alu_forms),
+        FAKE_TEST(test_bit_string),
         FAKE_TEST(test_cmpxchg),
         FAKE_TEST(test_xadd),
         FAKE_TEST(test_rep_movs_from_device),
@@ -757,6 +967,13 @@ int main(void)
         FAKE_TEST(test_repz_cmps),
         FAKE_TEST(test_repnz_scas),
         FAKE_TEST(test_cmpxchg8b),
+        FAKE_TEST(test_split_load),
+        FAKE_TEST(test_split_store),
+        FAKE_TEST(test_split_rmw),
+        FAKE_TEST(test_split_odd_part),
+        FAKE_TEST(test_split_sse),
+        FAKE_TEST(test_split_device_end),
+        FAKE_TEST(test_split_ram_device),
         FAKE_TEST(test_not_emulated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
