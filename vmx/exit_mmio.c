@@ -273,6 +273,12 @@ static enum exit_action mmio_string(struct vcpu *vcpu)
                 return mmio_finish(vcpu);
             if (p->done == MMIO_STRING_BATCH)
                 return EXIT_CONTINUE;   /* RIP stays: the guest re-executes it for the rest */
+            if (p->done && (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_TF)) {
+                /* Under TF a REP string traps after each iteration (SDM Vol. 3B 18.3.1.4):
+                 * one element per exit, RIP on the instruction for the next. */
+                vcpu_inject_single_step(vcpu);
+                return EXIT_CONTINUE;
+            }
             if (in->kind == MMIO_STOS || in->kind == MMIO_SCAS) {
                 p->value = emu_low(r->rax, in->size);
                 p->phase = STR_WRITE;

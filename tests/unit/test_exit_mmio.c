@@ -367,6 +367,32 @@ static void test_rep_stos_batches(void **state)
     assert_no_unset_reads();
 }
 
+/* Under RFLAGS.TF a REP string traps after each iteration (SDM Vol. 3B 18.3.1.4): one element
+ * per exit, a single-step #DB (DR6.BS), RIP kept while RCX is not 0; the last element ends
+ * the instruction and still traps. */
+static void test_rep_stos_single_step(void **state)
+{
+    (void)state;
+    INSN(CS32, 0xf3, 0xab);                                 /* rep stosl */
+    fake_vmcs_set(GUEST_RFLAGS, 0x2 | RFLAGS_TF);
+    v.regs.rax = 0x77, v.regs.rdi = DEV_BASE, v.regs.rcx = 2;
+    assert_int_equal(answer(exit_mmio(&v, DEV_BASE, true)), EXIT_CONTINUE);
+    assert_int_equal(n_requests, 1);
+    assert_int_equal(v.regs.rcx, 1);
+    assert_int_equal(v.regs.rdi, DEV_BASE + 4);
+    assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | 1);
+    assert_true(fake_dr[6] & (1u << 14));
+    assert_rip_kept();
+    v.pending_event = 0;
+    n_requests = 0;
+    assert_int_equal(answer(exit_mmio(&v, v.regs.rdi, true)), EXIT_CONTINUE);
+    assert_int_equal(n_requests, 1);
+    assert_int_equal(v.regs.rcx, 0);
+    assert_int_equal(v.pending_event, INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | 1);
+    assert_rip_advanced(2);
+    assert_no_unset_reads();
+}
+
 /* 16-bit addressing (0x67 in 32-bit code): ES:DI, DI wraps at 64 KiB and bits 31:16 of EDI and
  * ECX are kept; the segment base is added. */
 static void test_stos_addr16(void **state)
@@ -947,6 +973,7 @@ int main(void)
         FAKE_TEST(test_movs_into_device),
         FAKE_TEST(test_movs_device_to_device_df),
         FAKE_TEST(test_rep_stos_batches),
+        FAKE_TEST(test_rep_stos_single_step),
         FAKE_TEST(test_stos_addr16),
         FAKE_TEST(test_lods_nothing),
         FAKE_TEST(test_movs_page_fault),
