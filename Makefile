@@ -1,6 +1,6 @@
 # anfitrion: a bare-metal type-1 hypervisor for x86-64 (VT-x + EPT).
 # Targets: make (build/anfitrion.elf), make iso, make run [EMU=qemu] [ENTRY=linux|pvos], make linux,
-# make check, make test, make bench, make clean.
+# make check, make test, make bench, make clean, make lab-start LAB=NAME DIR=PATH, make grade [LAB=NAME].
 
 BUILD   := build
 CC      := gcc
@@ -136,6 +136,7 @@ run: deps
 # make check: the host unit tests and the layering check; seconds, no emulator, no download.
 check: $(BUILD)/anfitrion.elf $(UNIT_BINS)
 	$(PYTHON) tests/layers.py
+	$(PYTHON) tests/labs.py check
 	$(PYTHON) tests/run.py --unit-only $(TESTFLAGS)
 
 # make test: everything. The unit tests run first and do not wait for the Linux guest.
@@ -151,7 +152,19 @@ bench: deps all iso $(addprefix $(BUILD)/tests/iso/,bench.iso bench_many16.iso b
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all guests iso linux deps run check test bench clean soak
+# The course labs (docs/labs/README.md). make lab-start LAB=NAME DIR=PATH: a student's tree at
+# PATH, a git repository with the lab's regions cut out (tests/labs.py). make grade [LAB=NAME]:
+# that lab's checks, or every lab's, with points and a `lab NAME: SCORE/100` line
+# (tests/grade.py); in the reference tree or a student's. GRADEFLAGS=--json=FILE also saves them.
+lab-start:
+	@test -n "$(LAB)" -a -n "$(DIR)" || { echo "usage: make lab-start LAB=NAME DIR=PATH" >&2; exit 2; }
+	$(PYTHON) tests/labs.py start $(LAB) $(DIR)
+
+LAB_UNIT_BINS := $(filter $(BUILD)/tests/unit/test_lab_%,$(UNIT_BINS))
+grade: deps $(BUILD)/anfitrion.elf guests $(LAB_UNIT_BINS)
+	$(PYTHON) tests/grade.py $(GRADEFLAGS) $(LAB)
+
+.PHONY: all guests iso linux deps run check test bench clean soak lab-start grade
 
 # make soak: the adversarial guest (tests/guests/chaos.c) for many seeds and more steps than
 # make test gives it, one line per seed (tests/soak.py). SOAK_SEEDS=1..8, 3,5,9 or a mix.

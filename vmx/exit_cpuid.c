@@ -180,6 +180,11 @@ static struct cpuid_regs cpuid_guest(struct vcpu *vcpu, uint32_t leaf, uint32_t 
     struct cpuid_regs r;
     if (leaf >= HV_LEAF_BASE && leaf <= HV_LEAF_BASE + 0xFFFF) {
         memset(&r, 0, sizeof r);
+        /* LAB(exit-cpuid) BEGIN: anfitrion's own leaves (docs/hypercalls.md, Discovery).
+         * 0x40000000: EAX the highest anfitrion leaf, EBX ECX EDX the signature "anfitrion"
+         * NUL-padded; 0x40000001: EAX the ABI version and EBX the feature bits that the VM
+         * layer put in vcpu->pv_cpuid (ECX = EDX = 0). Until then both read zeros. */
+        /* LAB(exit-cpuid) STUB: nothing, the memset above already answers zeros */
         if (leaf == HV_LEAF_BASE) {
             r.eax = HV_LEAF_BASE + 1;           /* highest anfitrion leaf */
             memcpy(&r.ebx, "anfi", 4);
@@ -188,7 +193,9 @@ static struct cpuid_regs cpuid_guest(struct vcpu *vcpu, uint32_t leaf, uint32_t 
         } else if (leaf == HV_LEAF_BASE + 1) {
             r.eax = vcpu->pv_cpuid.version;
             r.ebx = vcpu->pv_cpuid.features;
-        } else if (leaf == KVM_LEAF_BASE && vcpu->pv_cpuid.kvm) {
+        } else
+        /* LAB(exit-cpuid) END */
+        if (leaf == KVM_LEAF_BASE && vcpu->pv_cpuid.kvm) {
             r.eax = KVM_LEAF_BASE + 1;          /* Linux scans for it every 0x100 leaves */
             memcpy(&r.ebx, "KVMK", 4);
             memcpy(&r.ecx, "VMKV", 4);
